@@ -1,0 +1,32 @@
+import { readFile } from 'node:fs/promises';
+import { relative } from 'node:path';
+import runtimeSchema from '../../config/schemas/runtime.schema.json' with { type: 'json' };
+import { RecsyncError } from '../errors.ts';
+import { createAjv, schemaErrors } from './json-schema.ts';
+import { describe, parseYamlFile } from './yaml-file.ts';
+
+export interface RuntimeConfig {
+  server: { host: string; port: number; bodyLimit: number };
+  redis: { prefix: string };
+  connectors: string;
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+const validate = createAjv({ useDefaults: true, allErrors: true }).compile(runtimeSchema);
+
+/** Reads config/runtime.yaml, applies defaults and the environment's overrides; errors name the line. */
+export async function loadRuntimeConfig(file: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<RuntimeConfig> {
+  const display = relative(process.cwd(), file) || file;
+  const yaml = parseYamlFile(display, await readFile(file, 'utf8'));
+  const value = (yaml.value ?? {}) as Record<string, unknown>;
+  if (!validate(value)) {
+    const details = schemaErrors(validate.errors, { file: display, lineOf: yaml.lineOf });
+    throw new RecsyncError('RECSYNC_ERR_CONFIG_INVALID', describe(details), details);
+  }
+  const config = value as unknown as RuntimeConfig;
+  if (env['RECSYNC_HOST']) config.server.host = env['RECSYNC_HOST'];
+  if (env['RECSYNC_PORT']) config.server.port = Number(env['RECSYNC_PORT']);
+  if (env['RECSYNC_LOG_LEVEL']) config.logLevel = env['RECSYNC_LOG_LEVEL'] as RuntimeConfig['logLevel'];
+  return config;
+}
