@@ -1,0 +1,135 @@
+/** Public types of the HubSpot sandbox. `connectors/hubspot/sandbox.ts` re-exports all of them. */
+
+export type ObjectType = 'contacts' | 'companies';
+
+export const OBJECT_TYPES: readonly ObjectType[] = ['contacts', 'companies'];
+
+export interface RateLimits {
+  /** Requests per token in any rolling 10 s window (search excluded). HubSpot private apps: 100 (Free/Starter), 190 (Pro/Enterprise). */
+  perTenSeconds: number;
+  /** Requests per portal per UTC day. */
+  daily: number;
+  /** Search requests per token per rolling second (default 5, as HubSpot). */
+  searchPerSecond?: number;
+}
+
+export interface HubSpotSandboxOptions {
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Default 0 (a random free port). */
+  port?: number;
+  /** Accepted private-app bearer tokens; default ['sandbox-token']. */
+  tokens?: string[];
+  /** Default {perTenSeconds: 100, daily: 250000, searchPerSecond: 5}; false turns every limit off (benchmarks). */
+  limits?: RateLimits | false;
+  /** Fixed extra latency in real milliseconds on every API response, default 0. */
+  latencyMs?: number;
+  /** Injectable clock in ms, default Date.now. Drives record timestamps, rate-limit windows and the daily reset. */
+  now?: () => number;
+  /** More writable properties per object type, on top of the built-in ones. */
+  extraProperties?: Partial<Record<ObjectType, string[]>>;
+  /** How long (by the clock) a write takes to become visible to search, default 0. HubSpot's index lags a few seconds. */
+  searchIndexLagMs?: number;
+  /** How many requests the request log keeps, default 10000. */
+  requestLogSize?: number;
+  /** Keep request and response bodies in the request log, default true. Turn off for long benchmarks. */
+  logBodies?: boolean;
+}
+
+/** A record as the sandbox stores it. `properties` holds only non-empty values; system properties are not stored. */
+export interface SandboxObject {
+  id: string;
+  properties: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  archived: boolean;
+  archivedAt?: string;
+  /** How many writes changed this record (the create counts as one, the archive as one; no-op updates count zero). */
+  writes: number;
+}
+
+export type RateLimitPolicy = 'TEN_SECONDLY_ROLLING' | 'DAILY' | 'SECONDLY';
+
+export interface SandboxStats {
+  /** API requests received (control API excluded). */
+  requests: number;
+  /** Responses by HTTP status; '0' counts requests that got no HTTP response (dropped, hung, or the client left first). */
+  byStatus: Record<string, number>;
+  /** Requests by route, e.g. 'POST /crm/v3/objects/contacts/batch/upsert' or 'PATCH /crm/v3/objects/contacts/{id}'. */
+  byRoute: Record<string, number>;
+  /** Requests the sandbox's own rate limiter answered with 429 (injected 429 faults are not counted here). */
+  throttled: number;
+  throttledByPolicy: Record<RateLimitPolicy, number>;
+  /** Highest number of authenticated non-search API requests seen for one token within any rolling 10 s window, 429s included. */
+  maxInTenSecondWindow: number;
+  /** Requests counted against today's (UTC) daily limit. */
+  dailyUsed: number;
+  /** Records created. */
+  created: number;
+  /** Updates that changed a record (no-op updates are in `unchangedUpdates`). */
+  updated: number;
+  unchangedUpdates: number;
+  /** Records archived. */
+  archived: number;
+  /** Requests a fault was applied to. */
+  faulted: number;
+}
+
+export type FaultKind = 'status' | 'delay' | 'hang' | 'drop' | 'headers';
+
+/** One API request, logged when it ends (answered, dropped, or abandoned by the client). */
+export interface LoggedRequest {
+  /** Arrival time by the sandbox clock, in ms. */
+  at: number;
+  method: string;
+  path: string;
+  query: Record<string, string | string[]>;
+  /** Request headers; the bearer token is shortened. */
+  headers: Record<string, string>;
+  /** HTTP status sent; 0 when no response was sent (dropped, hung, or the client gave up first). */
+  status: number;
+  correlationId: string;
+  /** Real time from arrival to response (or to giving up), in ms. */
+  durationMs: number;
+  fault?: FaultKind;
+  body?: unknown;
+  responseBody?: unknown;
+}
+
+export interface FaultSpec {
+  match?: { method?: string; pathPrefix?: string };
+  /** How many matching requests this fault applies to; default 1; Infinity allowed (over HTTP: null or "Infinity"). */
+  times?: number;
+  /** Answer with this status instead of processing normally. */
+  status?: number;
+  /** Headers added to the answer (the fault answer, or the normal answer when no status is given). */
+  headers?: Record<string, string>;
+  /** Body of the fault answer; defaults to a HubSpot-shaped body for the status. */
+  body?: unknown;
+  /** Wait this many real ms before answering (or before dropping). */
+  delayMs?: number;
+  /** Never answer; the request ends when the client gives up or the sandbox closes. */
+  hang?: boolean;
+  /** Destroy the socket without answering. */
+  drop?: boolean;
+  /** With status/delay/hang/drop: perform the write as soon as the request arrives ('timed out, but it landed'). */
+  apply?: boolean;
+}
+
+export interface HubSpotSandbox {
+  /** e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** The first accepted token. */
+  token: string;
+  /** { HUBSPOT_BASE_URL: url, HUBSPOT_TOKEN: token } */
+  env: Record<string, string>;
+  close(): Promise<void>;
+  objects(type: ObjectType, opts?: { includeArchived?: boolean }): SandboxObject[];
+  stats(): SandboxStats;
+  /** The last requests (10,000 by default), oldest first, in the order they ended. */
+  requests(): LoggedRequest[];
+  injectFault(fault: FaultSpec): void;
+  clearFaults(): void;
+  /** Drops every record, counter, log entry, fault and rate-limit window; the id sequence starts over. */
+  reset(): void;
+}
