@@ -1,0 +1,142 @@
+import {
+  defineConnector,
+  delivered,
+  fatal,
+  outcomeFromStatus,
+  rateLimited,
+  retry,
+  retryAfterMs,
+  type HttpClient,
+  type HttpResponse,
+  type Outcome,
+  type SendContext,
+} from '../../runtime/sdk/index.ts';
+
+/**
+ * HubSpot CRM v3 objects. A record without a known HubSpot id is written with batch upsert by its
+ * `idProperty` (email for contacts, the unique `recsync_id` for companies), so a retried create
+ * never makes a second object; a known id is updated with PATCH. Deletes archive the object.
+ */
+
+interface HubSpotError {
+  status?: string;
+  message?: string;
+  category?: string;
+  correlationId?: string;
+  policyName?: string;
+  errors?: Array<{ message?: string }>;
+}
+
+interface BatchResult {
+  results?: Array<{ id: string; new?: boolean }>;
+  errors?: HubSpotError[];
+}
+
+/** HubSpot gives no Retry-After on a 429; its own SDK waits out the 10-second window. */
+const tenSecondWindowMs = 10_000;
+
+function objectPath(context: SendContext): string {
+  const type = context.options['type'];
+  if (typeof type !== 'string' || !/^[a-z0-9_-]+$/.test(type)) throw new Error(`object "${context.object}" needs options.type (e.g. contacts)`);
+  return `/crm/v3/objects/${type}`;
+}
+
+function idPropertyOf(context: SendContext): string {
+  const idProperty = context.options['idProperty'];
+  return typeof idProperty === 'string' ? idProperty : 'email';
+}
+
+function describe(response: HttpResponse): string {
+  const body = (response.body ?? {}) as HubSpotError;
+  const text = typeof response.body === 'string' ? response.body.slice(0, 200) : body.message ?? '';
+  return `HubSpot ${response.status}${body.category ? ` ${body.category}` : ''}: ${text}${body.correlationId ? ` (correlationId ${body.correlationId})` : ''}`;
+}
+
+/** Reads HubSpot's error dialect; `undefined` for 2xx. */
+export function readError(response: HttpResponse, now: number = Date.now()): Outcome | undefined {
+  const { status } = response;
+  if (status >= 200 && status < 300) return undefined;
+  const message = describe(response);
+  const body = (response.body ?? {}) as HubSpotError;
+  switch (status) {
+    case 429: {
+      if (body.policyName === 'DAILY') {
+        const midnight = new Date(now);
+        midnight.setUTCHours(24, 0, 0, 0);
+        return rateLimited(message, { status, afterMs: midnight.getTime() - now });
+      }
+      return rateLimited(message, { status, afterMs: retryAfterMs(response.headers['retry-after'], now) ?? tenSecondWindowMs });
+    }
+    case 423:
+      // The record or account lock is held for about 2 s.
+      return retry('RECSYNC_ERR_CRM_RETRYABLE', message, { status, afterMs: 2_000 });
+    case 477: {
+      const afterMs = retryAfterMs(response.headers['retry-after'], now);
+      return retry('RECSYNC_ERR_CRM_RETRYABLE', message, afterMs === undefined ? { status } : { status, afterMs });
+    }
+    case 525:
+    case 526:
+      return fatal('RECSYNC_ERR_CRM_REJECTED', message, status);
+    default:
+      return outcomeFromStatus(response, message);
+  }
+}
+
+async function upsertById(context: SendContext, record: Readonly<Record<string, unknown>>): Promise<Outcome> {
+  const idProperty = idPropertyOf(context);
+  const idValue = record[idProperty];
+  if (typeof idValue !== 'string' || idValue === '') {
+    return fatal('RECSYNC_ERR_CRM_REJECTED', `the mapped record has no "${idProperty}" to upsert by (options.idProperty of object ${context.object})`);
+  }
+  const response = await context.http.request({
+    method: 'POST',
+    path: `${objectPath(context)}/batch/upsert`,
+    body: { inputs: [{ idProperty, id: idValue, properties: record, objectWriteTraceId: `${context.recordId}@${context.version}` }] },
+  });
+  const body = (response.body ?? {}) as BatchResult;
+  if (response.status === 200 || response.status === 201) {
+    const result = body.results?.[0];
+    if (result) return delivered(result.id, result.new ?? false);
+    return retry('RECSYNC_ERR_CRM_RETRYABLE', `HubSpot ${response.status}: batch upsert answered without a result`, { status: response.status });
+  }
+  if (response.status === 207) {
+    const error = body.errors?.[0];
+    return readError({ ...response, status: 400, body: error ?? body }) ?? fatal('RECSYNC_ERR_CRM_REJECTED', describe(response), 207);
+  }
+  return readError(response)!;
+}
+
+async function update(context: SendContext & { crmId: string }, record: Readonly<Record<string, unknown>>): Promise<Outcome> {
+  const response = await context.http.request({ method: 'PATCH', path: `${objectPath(context)}/${encodeURIComponent(context.crmId)}`, body: { properties: record } });
+  // Archived or merged away in HubSpot: write it again by its id property.
+  if (response.status === 404) return upsertById(context, record);
+  return readError(response) ?? delivered(context.crmId, false);
+}
+
+async function archive(http: HttpClient, path: string, crmId: string): Promise<Outcome> {
+  const response = await http.request({ method: 'DELETE', path: `${path}/${encodeURIComponent(crmId)}` });
+  // Already archived or never there: the CRM is in the state we want.
+  if (response.status === 404) return delivered();
+  return readError(response) ?? delivered();
+}
+
+export default defineConnector({
+  async upsert(context) {
+    const { crmId, record } = context;
+    return crmId === undefined ? upsertById(context, record) : update({ ...context, crmId }, record);
+  },
+
+  async delete(context) {
+    const path = objectPath(context);
+    if (context.crmId !== undefined) return archive(context.http, path, context.crmId);
+    // Never delivered by us, but the payload names the object: find it by its id property.
+    const idProperty = idPropertyOf(context);
+    const idValue = context.record?.[idProperty];
+    if (typeof idValue !== 'string' || idValue === '') return delivered();
+    const found = await context.http.request({ method: 'GET', path: `${path}/${encodeURIComponent(idValue)}`, query: { idProperty } });
+    if (found.status === 404) return delivered();
+    const error = readError(found);
+    if (error) return error;
+    return archive(context.http, path, String((found.body as { id: string }).id));
+  },
+});

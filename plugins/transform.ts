@@ -1,0 +1,31 @@
+import type { StagePlugin } from '../runtime/pipeline.ts';
+
+/**
+ * Maps the producer's payload to the CRM's object model with the object's JSONata expression
+ * (compiled once per configuration version, bounded in time, depth and sequence length).
+ * Bindings: $recordId, $tenant, $version, $object, $action.
+ */
+export const transform: StagePlugin = {
+  name: 'transform',
+  stage: (next) => async (context) => {
+    if (context.action === 'delete' && context.payload === null) return next(context);
+    let record: unknown;
+    try {
+      record = await context.plan.mapping.evaluate(context.payload, {
+        recordId: context.recordId,
+        tenant: context.tenant,
+        version: context.version,
+        object: context.object,
+        action: context.action,
+      });
+    } catch (error) {
+      const { code, message } = error as { code?: string; message: string };
+      return { kind: 'fatal', code: 'RECSYNC_ERR_MAPPING_FAILED', message: `${context.plan.files.mapping}: JSONata ${code ?? 'error'}: ${message}` };
+    }
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+      return { kind: 'fatal', code: 'RECSYNC_ERR_MAPPING_FAILED', message: `${context.plan.files.mapping}: the mapping must produce an object, it produced ${record === undefined ? 'nothing' : JSON.stringify(record)}` };
+    }
+    context.record = record as Record<string, unknown>;
+    return next(context);
+  },
+};

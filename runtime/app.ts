@@ -1,0 +1,120 @@
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createClient } from 'redis';
+import { limit, withSafetyMargin } from '../plugins/limit.ts';
+import { breaker } from '../plugins/breaker.ts';
+import { send } from '../plugins/send.ts';
+import { transform } from '../plugins/transform.ts';
+import { validateInput } from '../plugins/validate-input.ts';
+import { validateOutput } from '../plugins/validate-output.ts';
+import { BreakerRegistry } from './breakers.ts';
+import type { ConnectorVersion } from './connectors/load-connector.ts';
+import { ConnectorRegistry } from './connectors/registry.ts';
+import { createHttpClient, type ClosableHttpClient } from './http-client.ts';
+import { buildServer } from './http/server.ts';
+import { Ingest } from './ingest.ts';
+import { createRateLimiter, type RateLimiter } from './limiter/rate-limiter.ts';
+import { buildPipeline } from './pipeline.ts';
+import { QueueSystem } from './queue/record-queue.ts';
+import { RecordStore } from './records/record-store.ts';
+import type { Services } from './services.ts';
+import { createRecordProcessor } from './worker/record-processor.ts';
+
+export interface RecsyncOptions {
+  redisUrl: string;
+  /** Folder holding one sub-folder per connector (default `connectors/` of this repository). */
+  connectorsDir?: string;
+  /** Prefix of every Redis key recsync writes (default `rs`). */
+  prefix?: string;
+  /** Serve the HTTP API (default true). */
+  api?: boolean;
+  /** Run the workers that deliver records (default true). */
+  workers?: boolean;
+  host?: string;
+  port?: number;
+  bodyLimit?: number;
+  logger?: boolean | { level: string };
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface Recsync {
+  services: Services;
+  server: FastifyInstance | undefined;
+  /** The API's base URL once listening. */
+  url: string | undefined;
+  close(): Promise<void>;
+}
+
+export const defaultConnectorsDir = resolve(new URL('../connectors', import.meta.url).pathname);
+
+/** Builds and starts one recsync process: loads connectors, connects to Redis, serves the API and runs the workers. */
+export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
+  const prefix = options.prefix ?? 'rs';
+  const registry = await ConnectorRegistry.load(options.connectorsDir ?? defaultConnectorsDir, options.env ?? process.env);
+  // Fail fast: an API caller gets an error while Redis is away, instead of a write parked in memory.
+  const redis = createClient({ url: options.redisUrl, disableOfflineQueue: true });
+  redis.on('error', () => {});
+  await redis.connect();
+
+  const store = new RecordStore(redis, prefix);
+  const queues = new QueueSystem({ redisUrl: options.redisUrl, prefix: `${prefix}:q` });
+  const breakers = new BreakerRegistry();
+  const limiters = new WeakMap<ConnectorVersion, RateLimiter | undefined>();
+  const httpClients = new Map<ConnectorVersion, ClosableHttpClient>();
+  const limiterOf = (connector: ConnectorVersion) => {
+    if (!limiters.has(connector)) limiters.set(connector, connector.limits.length === 0 ? undefined : createRateLimiter(redis, withSafetyMargin(connector.limits), { prefix: `${prefix}:rl` }));
+    return limiters.get(connector);
+  };
+  const httpOf = (connector: ConnectorVersion) => {
+    let client = httpClients.get(connector);
+    if (!client) {
+      client = createHttpClient({ baseUrl: connector.baseUrl, token: connector.token, timeoutMs: connector.timeoutMs, connections: connector.concurrency });
+      httpClients.set(connector, client);
+    }
+    return client;
+  };
+
+  const services: Services = {
+    registry,
+    store,
+    queues,
+    ingest: new Ingest({ registry, store, queues }),
+    breakers,
+    limiterOf,
+    ping: async () => {
+      await redis.ping();
+    },
+    workers: options.workers ?? true,
+  };
+
+  const pipeline = buildPipeline([validateInput, transform, validateOutput, limit(limiterOf), breaker(breakers), send(httpOf)]);
+  if (services.workers) {
+    for (const connector of registry.ready()) {
+      queues.startWorker(
+        connector.name,
+        { concurrency: connector.concurrency, lockDurationMs: Math.max(30_000, connector.timeoutMs * 3) },
+        createRecordProcessor(connector.name, { registry, store, pipeline }),
+      );
+    }
+  }
+
+  let server: FastifyInstance | undefined;
+  let url: string | undefined;
+  if (options.api ?? true) {
+    server = buildServer(services, { bodyLimit: options.bodyLimit ?? 1024 * 1024, logger: options.logger ?? false });
+    url = await server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  }
+
+  return {
+    services,
+    server,
+    url,
+    async close() {
+      await server?.close();
+      await queues.close();
+      breakers.shutdown();
+      await Promise.all([...httpClients.values()].map((client) => client.close()));
+      await redis.close();
+    },
+  };
+}

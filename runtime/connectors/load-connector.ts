@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import jsonata from 'jsonata';
+import manifestSchema from '../../config/schemas/manifest.schema.json' with { type: 'json' };
+import { interpolateEnv, missingEnvDetails } from '../config/env.ts';
+import { createAjv, schemaErrors, type ValidateFunction } from '../config/json-schema.ts';
+import { describe, maxConfigBytes, parseYamlFile, positionOf } from '../config/yaml-file.ts';
+import { parseDuration } from '../duration.ts';
+import { RecsyncError, type ErrorDetail } from '../errors.ts';
+import type { Connector } from '../sdk/index.ts';
+
+/** JSONata guardrails: a mapping that recurses or loops is stopped instead of blocking the worker. */
+export const mappingLimits = { timeout: 250, stack: 200, sequence: 100_000 } as const;
+
+export interface ObjectPlan {
+  name: string;
+  options: Readonly<Record<string, unknown>>;
+  validateInput: ValidateFunction;
+  validateOutput: ValidateFunction;
+  mapping: jsonata.Expression;
+  files: { input: string; output: string; mapping: string };
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  initialMs: number;
+  maxMs: number;
+  jitter: 'full' | 'none';
+}
+
+export interface BreakerPolicy {
+  errorThresholdPercentage: number;
+  volumeThreshold: number;
+  resetTimeoutMs: number;
+  rollingWindowMs: number;
+}
+
+/** One complete, validated and compiled version of a connector: swapped in whole or not at all. */
+export interface ConnectorVersion {
+  name: string;
+  dir: string;
+  manifestFile: string;
+  /** Hash of the manifest and every file it references: the configuration version. */
+  version: string;
+  loadedAt: string;
+  baseUrl: string;
+  /** The bearer token, or undefined for `auth: none`. Never logged nor returned by the API. */
+  token: string | undefined;
+  timeoutMs: number;
+  concurrency: number;
+  limits: Array<{ requests: number; perMs: number }>;
+  retry: RetryPolicy;
+  breaker: BreakerPolicy;
+  objects: ReadonlyMap<string, ObjectPlan>;
+  connector: Connector;
+  sandboxFile: string | undefined;
+}
+
+interface RawManifest {
+  name: string;
+  connector: string;
+  sandbox?: string;
+  baseUrl: string;
+  auth?: { type: 'bearer' | 'none'; token?: string };
+  timeout: string;
+  concurrency: number;
+  limits: Array<{ requests: number; per: string }>;
+  retry: { attempts: number; backoff: { initial: string; max: string; jitter: 'full' | 'none' } };
+  breaker: { errorThresholdPercentage: number; volumeThreshold: number; resetTimeout: string; rollingWindow: string };
+  objects: Record<string, { input: string; output: string; mapping: string; options?: Record<string, unknown> }>;
+}
+
+// Manifests are small and written by the team: report every problem at once (allErrors), unlike request bodies.
+const manifestAjv = createAjv({ useDefaults: true, allErrors: true });
+const validateManifest = manifestAjv.compile(manifestSchema);
+
+/**
+ * Loads `<dir>/manifest.yaml` and everything it references, validates and compiles all of it, and
+ * returns a complete version. Any problem throws a RecsyncError whose details name the file, the
+ * line where known, and the reason; nothing partial is returned.
+ */
+export async function loadConnector(dir: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<ConnectorVersion> {
+  const manifestFile = join(dir, 'manifest.yaml');
+  const display = (file: string) => relative(process.cwd(), file) || file;
+  const manifestText = await readText(manifestFile, display(manifestFile));
+  const yaml = parseYamlFile(display(manifestFile), manifestText);
+  const { value, missing } = interpolateEnv(yaml.value, env);
+  const details: ErrorDetail[] = missingEnvDetails(yaml.file, missing, yaml.lineOf);
+  if (!validateManifest(value)) {
+    details.push(...schemaErrors(validateManifest.errors, { file: yaml.file, lineOf: yaml.lineOf }));
+  }
+  if (details.length > 0) fail(details);
+  const manifest = value as RawManifest;
+  if (manifest.name !== basename(dir)) {
+    fail([withLine({ file: yaml.file, field: 'name', message: `must equal the folder name "${basename(dir)}"` }, yaml.lineOf(['name']))]);
+  }
+
+  const hash = createHash('sha256').update(manifestText);
+  const ajv = createAjv();
+  const objects = new Map<string, ObjectPlan>();
+  for (const [name, spec] of Object.entries(manifest.objects)) {
+    const files = { input: resolve(dir, spec.input), output: resolve(dir, spec.output), mapping: resolve(dir, spec.mapping) };
+    const lineOf = (key: string) => yaml.lineOf(['objects', name, key]);
+    const [inputText, outputText, mappingText] = await Promise.all([
+      readText(files.input, display(files.input), yaml.file, lineOf('input')),
+      readText(files.output, display(files.output), yaml.file, lineOf('output')),
+      readText(files.mapping, display(files.mapping), yaml.file, lineOf('mapping')),
+    ]);
+    hash.update(`\0${spec.input}\0${inputText}\0${spec.output}\0${outputText}\0${spec.mapping}\0${mappingText}`);
+    objects.set(name, {
+      name,
+      options: Object.freeze({ ...(spec.options ?? {}) }),
+      validateInput: compileSchema(ajv, inputText, display(files.input)),
+      validateOutput: compileSchema(ajv, outputText, display(files.output)),
+      mapping: compileMapping(mappingText, display(files.mapping)),
+      files,
+    });
+  }
+
+  const connectorFile = resolve(dir, manifest.connector);
+  const connectorText = await readText(connectorFile, display(connectorFile), yaml.file, yaml.lineOf(['connector']));
+  hash.update(`\0${connectorText}`);
+  const version = hash.digest('hex').slice(0, 12);
+  const connector = await importConnector(connectorFile, display(connectorFile), version);
+
+  const numbers = (path: (string | number)[], text: string): number => {
+    try {
+      return parseDuration(text);
+    } catch (error) {
+      return fail([withLine({ file: yaml.file, field: path.join('.'), message: (error as Error).message }, yaml.lineOf(path))]);
+    }
+  };
+  return Object.freeze({
+    name: manifest.name,
+    dir,
+    manifestFile,
+    version,
+    loadedAt: new Date().toISOString(),
+    baseUrl: manifest.baseUrl.replace(/\/+$/, ''),
+    token: manifest.auth?.type === 'bearer' ? manifest.auth.token : undefined,
+    timeoutMs: numbers(['timeout'], manifest.timeout),
+    concurrency: manifest.concurrency,
+    limits: manifest.limits.map((limit, index) => ({ requests: limit.requests, perMs: numbers(['limits', index, 'per'], limit.per) })),
+    retry: {
+      attempts: manifest.retry.attempts,
+      initialMs: numbers(['retry', 'backoff', 'initial'], manifest.retry.backoff.initial),
+      maxMs: numbers(['retry', 'backoff', 'max'], manifest.retry.backoff.max),
+      jitter: manifest.retry.backoff.jitter,
+    },
+    breaker: {
+      errorThresholdPercentage: manifest.breaker.errorThresholdPercentage,
+      volumeThreshold: manifest.breaker.volumeThreshold,
+      resetTimeoutMs: numbers(['breaker', 'resetTimeout'], manifest.breaker.resetTimeout),
+      rollingWindowMs: numbers(['breaker', 'rollingWindow'], manifest.breaker.rollingWindow),
+    },
+    objects,
+    connector,
+    sandboxFile: manifest.sandbox === undefined ? undefined : resolve(dir, manifest.sandbox),
+  });
+}
+
+function fail(details: ErrorDetail[]): never {
+  throw new RecsyncError('RECSYNC_ERR_CONFIG_INVALID', describe(details), details);
+}
+
+function withLine(detail: ErrorDetail, line: number | undefined): ErrorDetail {
+  return line === undefined ? detail : { ...detail, line };
+}
+
+async function readText(file: string, display: string, referencedFrom?: string, line?: number): Promise<string> {
+  try {
+    const text = await readFile(file, 'utf8');
+    if (Buffer.byteLength(text) > maxConfigBytes) throw new Error(`larger than ${maxConfigBytes} bytes`);
+    return text;
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
+    const detail: ErrorDetail = referencedFrom === undefined ? { file: display, message: reason } : { file: referencedFrom, message: `${display}: ${reason}` };
+    if (line !== undefined) detail.line = line;
+    return fail([detail]);
+  }
+}
+
+function compileSchema(ajv: ReturnType<typeof createAjv>, text: string, file: string): ValidateFunction {
+  let schema: unknown;
+  try {
+    schema = JSON.parse(text);
+  } catch (error) {
+    const message = (error as Error).message;
+    const offset = /position (\d+)/.exec(message);
+    const line = offset ? positionOf(text, Number(offset[1])).line : undefined;
+    return fail([line === undefined ? { file, message: `invalid JSON: ${message}` } : { file, line, message: `invalid JSON: ${message}` }]);
+  }
+  try {
+    const validate = ajv.compile(schema as object);
+    return validate;
+  } catch (error) {
+    return fail([{ file, message: `invalid JSON Schema: ${(error as Error).message}` }]);
+  }
+}
+
+function compileMapping(text: string, file: string): jsonata.Expression {
+  try {
+    return jsonata(text, { ...mappingLimits });
+  } catch (error) {
+    const { position, message, code } = error as { position?: number; message: string; code?: string };
+    const detail: ErrorDetail = { file, message: `JSONata ${code ?? 'error'}: ${message}` };
+    if (typeof position === 'number') {
+      const at = positionOf(text, Math.max(0, position - 1));
+      detail.line = at.line;
+      detail.message += ` (column ${at.column})`;
+    }
+    return fail([detail]);
+  }
+}
+
+async function importConnector(file: string, display: string, version: string): Promise<Connector> {
+  let module: { default?: unknown };
+  try {
+    // The version in the URL makes a changed connector load afresh instead of from the module cache.
+    module = (await import(`${pathToFileURL(file).href}?v=${version}`)) as { default?: unknown };
+  } catch (error) {
+    return fail([{ file: display, message: `cannot load the connector module: ${(error as Error).message}` }]);
+  }
+  const connector = module.default as Partial<Connector> | undefined;
+  if (typeof connector?.upsert !== 'function' || typeof connector.delete !== 'function') {
+    return fail([{ file: display, message: 'the default export must be defineConnector({ upsert, delete })' }]);
+  }
+  return connector as Connector;
+}
+
+export const manifestSchemaFile = resolve(dirname(new URL(import.meta.url).pathname), '../../config/schemas/manifest.schema.json');

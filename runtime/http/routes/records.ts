@@ -1,0 +1,36 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { RecsyncError } from '../../errors.ts';
+import { defaultTenant } from '../../ingest.ts';
+import type { Services } from '../../services.ts';
+
+/** `GET /v1/records/:connector/:recordId`: was change X of record Y delivered, and what is its CRM id? */
+export const recordRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+  app.get<{ Params: { connector: string; recordId: string }; Querystring: { object?: string; tenant?: string } }>(
+    '/v1/records/:connector/:recordId',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { object: { type: 'string', minLength: 1, maxLength: 64 }, tenant: { type: 'string', minLength: 1, maxLength: 128 } },
+        },
+      },
+    },
+    async (request) => {
+      const { connector, recordId } = request.params;
+      const slot = services.registry.slot(connector);
+      if (!slot) throw new RecsyncError('RECSYNC_ERR_UNKNOWN_CONNECTOR', `unknown connector "${connector}"`, [{ field: 'connector', message: 'not loaded' }]);
+      let object = request.query.object;
+      if (object === undefined) {
+        const objects = [...(slot.current?.objects.keys() ?? [])];
+        if (objects.length !== 1) {
+          throw new RecsyncError('RECSYNC_ERR_VALIDATION', `connector "${connector}" has several objects: add ?object=`, [{ field: 'querystring.object', message: `is required, one of ${JSON.stringify(objects)}` }]);
+        }
+        object = objects[0]!;
+      }
+      const status = await services.store.status({ connector, tenant: request.query.tenant ?? defaultTenant, object, recordId });
+      if (!status) throw new RecsyncError('RECSYNC_ERR_NOT_FOUND', `no record ${recordId} of object ${object} for connector ${connector}`);
+      return status;
+    },
+  );
+};

@@ -1,0 +1,39 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { createAjv, schemaErrors } from '../../config/json-schema.ts';
+import { RecsyncError } from '../../errors.ts';
+import type { Task, TaskError } from '../../ingest.ts';
+import type { Services } from '../../services.ts';
+import { taskArraySchema, taskSchema } from '../schemas.ts';
+
+const ajv = createAjv();
+const validateTask = ajv.compile(taskSchema);
+const validateTasks = ajv.compile(taskArraySchema);
+
+/**
+ * `POST /v1/tasks`: one task or an array. All or nothing: when any task is invalid the answer lists
+ * every invalid one by index and nothing is queued. 202 means Redis has acknowledged every task.
+ */
+export const taskRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+  app.post('/v1/tasks', async (request, reply) => {
+    const body = request.body;
+    const many = Array.isArray(body);
+    const validate = many ? validateTasks : validateTask;
+    if (!validate(body)) {
+      const details = schemaErrors(validate.errors).map((d) => ({ ...d, field: many ? (d.field ?? '').replace(/^(\d+)/, '[$1]') : d.field }));
+      throw new RecsyncError('RECSYNC_ERR_VALIDATION', details.map((d) => `${d.field} ${d.message}`).join('; '), details);
+    }
+    const tasks = (many ? body : [body]) as Task[];
+    const errors: TaskError[] = services.ingest.check(tasks);
+    if (errors.length > 0) {
+      const status = errors.some((e) => e.code === 'RECSYNC_ERR_UNKNOWN_CONNECTOR') ? 404 : errors.some((e) => e.code === 'RECSYNC_ERR_CONNECTOR_UNAVAILABLE') ? 503 : 422;
+      const first = errors[0]!;
+      return reply.status(status).send({
+        code: first.code,
+        message: `${errors.length} of ${tasks.length} task(s) invalid, none accepted: ${errors.map((e) => `[${e.index}] ${e.message}`).join('; ')}`.slice(0, 2000),
+        errors,
+      });
+    }
+    const items = await services.ingest.accept(tasks);
+    return reply.status(202).send({ accepted: items.filter((i) => i.status === 'accepted').length, items });
+  });
+};

@@ -1,0 +1,68 @@
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import { errorCatalogue, isRecsyncError, RecsyncError } from '../errors.ts';
+import type { Services } from '../services.ts';
+import { connectorRoutes } from './routes/connectors.ts';
+import { healthRoutes } from './routes/health.ts';
+import { recordRoutes } from './routes/records.ts';
+import { taskRoutes } from './routes/tasks.ts';
+
+export interface ServerOptions {
+  /** Largest accepted request body in bytes (413 beyond). */
+  bodyLimit: number;
+  logger: boolean | { level: string };
+}
+
+/**
+ * The Fastify app. Every error leaves as `{code, message, details?}` with a code from the error
+ * catalogue; `__proto__` and `constructor.prototype` keys in bodies are refused (400).
+ */
+export function buildServer(services: Services, options: ServerOptions): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: options.bodyLimit,
+    logger: options.logger === false ? false : { level: typeof options.logger === 'object' ? options.logger.level : 'info', redact: ['req.headers.authorization'] },
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // One log line per request would cost more than the request at thousands per second.
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const mapped = toRecsyncError(error);
+    if (mapped.status >= 500) request.log.error({ err: error }, mapped.message);
+    void reply.status(mapped.status).send(mapped.toJSON());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ code: 'RECSYNC_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url}` });
+  });
+
+  void app.register(healthRoutes, { services });
+  void app.register(taskRoutes, { services });
+  void app.register(recordRoutes, { services });
+  void app.register(connectorRoutes, { services });
+  return app;
+}
+
+function toRecsyncError(error: FastifyError): RecsyncError {
+  if (isRecsyncError(error)) return error;
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new RecsyncError('RECSYNC_ERR_BODY_TOO_LARGE', error.message);
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new RecsyncError('RECSYNC_ERR_BAD_JSON', `the body is not valid JSON: ${error.message}`, [{ field: '(body)', message: error.message }]);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new RecsyncError('RECSYNC_ERR_VALIDATION', 'send the body as application/json', [{ field: 'content-type', message: error.message }]);
+    default:
+      break;
+  }
+  if (error.validation) {
+    const details = error.validation.map((v) => ({ field: `${error.validationContext ?? ''}${v.instancePath.replaceAll('/', '.')}`, message: v.message ?? v.keyword }));
+    return new RecsyncError('RECSYNC_ERR_VALIDATION', details.map((d) => `${d.field} ${d.message}`).join('; '), details);
+  }
+  // Fastify answers body-parser problems (e.g. __proto__ keys) with a 400 statusCode.
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    return new RecsyncError('RECSYNC_ERR_VALIDATION', error.message);
+  }
+  return new RecsyncError('RECSYNC_ERR_INTERNAL', errorCatalogue.RECSYNC_ERR_INTERNAL.summary, [], { cause: error });
+}

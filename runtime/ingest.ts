@@ -1,0 +1,114 @@
+import type { ConnectorRegistry } from './connectors/registry.ts';
+import { schemaErrors } from './config/json-schema.ts';
+import { RecsyncError, type ErrorCode, type ErrorDetail } from './errors.ts';
+import type { QueueSystem, RecordJobData } from './queue/record-queue.ts';
+import { jobIdOf, type Action, type RecordStore } from './records/record-store.ts';
+
+/** A task as producers send it (`POST /v1/tasks`), already checked against the API schema. */
+export interface Task {
+  connector: string;
+  object: string;
+  action: Action;
+  recordId: string;
+  version?: number;
+  tenant?: string;
+  payload?: unknown;
+}
+
+export interface TaskError {
+  index: number;
+  code: ErrorCode;
+  message: string;
+  details?: ErrorDetail[];
+}
+
+export interface AcceptedTask {
+  index: number;
+  /** `<connector>/<tenant>/<object>/<recordId>@<version>` */
+  id: string;
+  /** `accepted`: a new version; `stale`: not newer than a version already accepted (counted as superseded). */
+  status: 'accepted' | 'stale';
+  version: number;
+}
+
+export const defaultTenant = 'default';
+
+/**
+ * Accepts tasks all or nothing: every task is checked (connector loaded, object declared, payload
+ * valid against the object's input schema) before anything is written; then each is written to
+ * its record state and its record's job is queued. The answer is sent only after Redis
+ * acknowledged both.
+ */
+export class Ingest {
+  readonly #registry: ConnectorRegistry;
+  readonly #store: RecordStore;
+  readonly #queues: QueueSystem;
+
+  constructor(deps: { registry: ConnectorRegistry; store: RecordStore; queues: QueueSystem }) {
+    this.#registry = deps.registry;
+    this.#store = deps.store;
+    this.#queues = deps.queues;
+  }
+
+  check(tasks: Task[]): TaskError[] {
+    const errors: TaskError[] = [];
+    tasks.forEach((task, index) => {
+      const slot = this.#registry.slot(task.connector);
+      const connector = slot?.current;
+      if (!connector) {
+        errors.push(
+          slot
+            ? { index, code: 'RECSYNC_ERR_CONNECTOR_UNAVAILABLE', message: `connector "${task.connector}" has no valid configuration loaded`, details: slot.errors }
+            : { index, code: 'RECSYNC_ERR_UNKNOWN_CONNECTOR', message: `unknown connector "${task.connector}"`, details: [{ field: 'connector', message: `must be one of ${JSON.stringify(this.#registry.slots().map((s) => s.name))}` }] },
+        );
+        return;
+      }
+      const plan = connector.objects.get(task.object);
+      if (!plan) {
+        errors.push({ index, code: 'RECSYNC_ERR_UNKNOWN_OBJECT', message: `connector "${task.connector}" has no object "${task.object}"`, details: [{ field: 'object', message: `must be one of ${JSON.stringify([...connector.objects.keys()])}` }] });
+        return;
+      }
+      const payload = task.payload ?? null;
+      if (task.action === 'delete' && payload === null) return;
+      if (!plan.validateInput(payload)) {
+        const details = schemaErrors(plan.validateInput.errors, { prefix: 'payload' });
+        errors.push({ index, code: 'RECSYNC_ERR_INPUT_INVALID', message: details.map((d) => `${d.field} ${d.message}`).join('; '), details });
+      }
+    });
+    return errors;
+  }
+
+  async accept(tasks: Task[]): Promise<AcceptedTask[]> {
+    const results: AcceptedTask[] = [];
+    const jobs = new Map<string, Map<string, { id: string; data: RecordJobData }>>();
+    try {
+      // Record writes run concurrently: node-redis pipelines them into few round trips.
+      const written = await Promise.all(
+        tasks.map(async (task) => {
+          const ref = { connector: task.connector, tenant: task.tenant ?? defaultTenant, object: task.object, recordId: task.recordId };
+          const change: { version?: number; action: Action; payload: unknown } = { action: task.action, payload: task.payload ?? null };
+          if (task.version !== undefined) change.version = task.version;
+          return { ref, result: await this.#store.ingest(ref, change) };
+        }),
+      );
+      written.forEach(({ ref, result }, index) => {
+        results.push({
+          index,
+          id: `${ref.connector}/${ref.tenant}/${ref.object}/${ref.recordId}@${result.version}`,
+          status: result.status === 'new' ? 'accepted' : 'stale',
+          version: result.version,
+        });
+        if (result.seq > 0) {
+          const id = jobIdOf(ref, result.seq);
+          const byConnector = jobs.get(ref.connector) ?? new Map();
+          byConnector.set(id, { id, data: { tenant: ref.tenant, object: ref.object, recordId: ref.recordId, seq: result.seq } });
+          jobs.set(ref.connector, byConnector);
+        }
+      });
+      await Promise.all([...jobs].map(([connector, byId]) => this.#queues.enqueue(connector, [...byId.values()])));
+    } catch (error) {
+      throw new RecsyncError('RECSYNC_ERR_REDIS_UNAVAILABLE', `Redis did not acknowledge the tasks (${(error as Error).message}); send them again: resending the same versions is safe`, [], { cause: error });
+    }
+    return results;
+  }
+}

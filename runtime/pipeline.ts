@@ -1,0 +1,78 @@
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import type { ConnectorVersion, ObjectPlan } from './connectors/load-connector.ts';
+import type { ErrorCode, ErrorDetail } from './errors.ts';
+import type { Action } from './records/record-store.ts';
+import type { Outcome as ConnectorOutcome } from './sdk/index.ts';
+
+/** Everything a stage may read about the change being processed. Stages add what they produce. */
+export interface TaskContext {
+  connector: ConnectorVersion;
+  plan: ObjectPlan;
+  tenant: string;
+  object: string;
+  recordId: string;
+  version: number;
+  action: Action;
+  /** The producer's payload (input model). */
+  payload: unknown;
+  /** The CRM id stored from an earlier delivery. */
+  crmId: string | undefined;
+  /** Attempts already spent on this version. */
+  attempts: number;
+  /** Identifies the asker for rate-budget reservations (the job id). */
+  holder: string;
+  /** The mapped CRM object, set by the transform stage. */
+  record?: Record<string, unknown>;
+}
+
+/**
+ * What the pipeline decided. The connector's outcomes, plus `wait` (no budget or breaker open:
+ * the job waits, spending no attempt) and `fatal` with runtime codes (invalid input, mapping failure).
+ */
+export type Outcome =
+  | Exclude<ConnectorOutcome, { kind: 'retry' | 'fatal' }>
+  | { kind: 'retry'; code: ErrorCode; message: string; status?: number; afterMs?: number }
+  | { kind: 'fatal'; code: ErrorCode; message: string; status?: number; details?: ErrorDetail[] }
+  | { kind: 'wait'; ms: number; reason: 'rate-limit' | 'breaker' | 'crm-throttle' };
+
+export type Handler = (context: TaskContext) => Promise<Outcome>;
+
+/** A stage is a function of the next handler (the undici interceptor shape). */
+export type Stage = (next: Handler) => Handler;
+
+export interface StagePlugin {
+  /** Short kebab-case name; also the span name suffix (`recsync.stage.<name>`). */
+  name: string;
+  stage: Stage;
+}
+
+const tracer = trace.getTracer('recsync');
+
+/**
+ * Composes stages in order around a terminal handler. Each stage is wrapped in a span carrying
+ * the outcome, so no stage or connector writes tracing code.
+ */
+export function buildPipeline(plugins: StagePlugin[], terminal: Handler = async () => ({ kind: 'fatal', code: 'RECSYNC_ERR_INTERNAL', message: 'the pipeline has no send stage' })): Handler {
+  return plugins.reduceRight<Handler>((next, plugin) => traced(plugin.name, plugin.stage(next)), terminal);
+}
+
+function traced(name: string, handler: Handler): Handler {
+  return (context) =>
+    tracer.startActiveSpan(`recsync.stage.${name}`, async (span) => {
+      try {
+        const outcome = await handler(context);
+        span.setAttribute('recsync.outcome', outcome.kind);
+        if (outcome.kind === 'fatal' || outcome.kind === 'retry') {
+          span.setAttribute('recsync.error_code', outcome.code);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.message });
+        }
+        return outcome;
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
+}

@@ -1,0 +1,144 @@
+import { DelayedError, Queue, Worker, createNodeRedisClient, type Job } from 'bullmq';
+import { createClient } from 'redis';
+
+/**
+ * The only module that imports BullMQ. One queue per connector, named `{<connector>}` so that its
+ * keys share the hash tag of the connector's record state (one Redis Cluster slot per connector).
+ * A job means "bring record R of this connector up to date"; its data is only the record's
+ * address and job sequence, never the payload (that stays in the record state).
+ */
+export interface RecordJobData {
+  tenant: string;
+  object: string;
+  recordId: string;
+  seq: number;
+}
+
+export interface RecordJob {
+  id: string;
+  data: RecordJobData;
+  /** How many times a worker has started this job (every wait or retry is a new start). */
+  attemptsStarted: number;
+}
+
+/** What the processor wants next: the job is finished, or it should run again after `ms`. */
+export type ProcessResult = { kind: 'done' } | { kind: 'delay'; ms: number };
+
+export interface WorkerSettings {
+  concurrency: number;
+  /** Must outlive the longest processing step (a CRM request at its timeout). */
+  lockDurationMs: number;
+}
+
+export interface QueueSystemOptions {
+  redisUrl: string;
+  /** Key prefix of every queue key. */
+  prefix: string;
+}
+
+export type QueueCounts = Record<'waiting' | 'active' | 'delayed' | 'failed' | 'completed', number>;
+
+const jobOptions = {
+  // Only unexpected errors (Redis down mid-job, a bug) reach BullMQ's retries; CRM retries are ours.
+  attempts: 25,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: true,
+  removeOnFail: { age: 7 * 24 * 3600 },
+} as const;
+
+export class QueueSystem {
+  readonly #options: QueueSystemOptions;
+  readonly #queues = new Map<string, Queue>();
+  readonly #workers = new Map<string, Worker>();
+  /** Connections we hand to BullMQ: it treats them as shared and leaves closing them to us. */
+  readonly #connections: ReturnType<typeof createNodeRedisClient>[] = [];
+
+  constructor(options: QueueSystemOptions) {
+    this.#options = options;
+  }
+
+  #connection() {
+    const client = createClient({ url: this.#options.redisUrl });
+    client.on('error', () => {}); // node-redis reconnects by itself
+    const connection = createNodeRedisClient(client);
+    connection.on('error', () => {});
+    this.#connections.push(connection);
+    return connection;
+  }
+
+  queue(connector: string): Queue {
+    let queue = this.#queues.get(connector);
+    if (!queue) {
+      queue = new Queue(queueName(connector), { connection: this.#connection(), prefix: this.#options.prefix });
+      queue.on('error', () => {}); // connection errors surface on the calls that need Redis
+      this.#queues.set(connector, queue);
+    }
+    return queue;
+  }
+
+  /** Adds jobs; a job id that already exists is left as it is (BullMQ ignores the duplicate). */
+  async enqueue(connector: string, jobs: Array<{ id: string; data: RecordJobData }>): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.queue(connector).addBulk(jobs.map((job) => ({ name: 'reconcile', data: job.data, opts: { ...jobOptions, jobId: job.id } })));
+  }
+
+  startWorker(connector: string, settings: WorkerSettings, processor: (job: RecordJob) => Promise<ProcessResult>): void {
+    if (this.#workers.has(connector)) return;
+    const worker = new Worker<RecordJobData>(
+      queueName(connector),
+      async (job: Job<RecordJobData>, token?: string) => {
+        const result = await processor({ id: job.id!, data: job.data, attemptsStarted: job.attemptsStarted });
+        if (result.kind === 'delay') {
+          await job.moveToDelayed(Date.now() + Math.max(0, Math.ceil(result.ms)), token);
+          throw new DelayedError();
+        }
+      },
+      {
+        connection: this.#connection(),
+        prefix: this.#options.prefix,
+        concurrency: settings.concurrency,
+        lockDuration: settings.lockDurationMs,
+        maxStalledCount: 3,
+      },
+    );
+    worker.on('error', () => {}); // reconnects by itself; failures are visible on jobs and readiness
+    this.#workers.set(connector, worker);
+  }
+
+  workerRunning(connector: string): boolean {
+    return this.#workers.get(connector)?.isRunning() ?? false;
+  }
+
+  async counts(connector: string): Promise<QueueCounts> {
+    const counts = await this.queue(connector).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
+    return { waiting: counts['waiting'] ?? 0, active: counts['active'] ?? 0, delayed: counts['delayed'] ?? 0, failed: counts['failed'] ?? 0, completed: counts['completed'] ?? 0 };
+  }
+
+  /**
+   * Stops taking jobs and waits up to `graceMs` for the ones in progress, then closes every
+   * connection. Past the grace period (or with Redis gone) connections are cut: jobs still active
+   * keep their record state and come back through BullMQ's stalled-job check.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), graceMs);
+    });
+    const orderly = (async () => {
+      await Promise.all([...this.#workers.values()].map((worker) => worker.close()));
+      await Promise.all([...this.#queues.values()].map((queue) => queue.close()));
+      await Promise.all(this.#connections.map((connection) => connection.quit().catch(() => {})));
+      return 'closed' as const;
+    })();
+    const result = await Promise.race([orderly, grace]);
+    clearTimeout(timer);
+    if (result === 'timeout') for (const connection of this.#connections) connection.disconnect();
+    this.#workers.clear();
+    this.#queues.clear();
+    this.#connections.length = 0;
+  }
+}
+
+export function queueName(connector: string): string {
+  return `{${connector}}`;
+}

@@ -1,0 +1,128 @@
+/**
+ * The connector SDK: the only module a connector imports from recsync. It sits at the bottom of
+ * the dependency graph (it imports nothing from the rest of the runtime) so a connector never
+ * depends on the queue, the HTTP server, ajv, JSONata or OpenTelemetry.
+ */
+
+/** What the CRM's answer means for this record version. Decisions are data: the runtime acts on them. */
+export type Outcome =
+  /** The CRM holds this version. `crmId` is the CRM's id of the object (omit it for deletes). */
+  | { kind: 'delivered'; crmId?: string; created?: boolean }
+  /** A transient failure: retried with the manifest's backoff (at least `afterMs` later when given). Spends an attempt. */
+  | { kind: 'retry'; code: CrmErrorCode; message: string; status?: number; afterMs?: number }
+  /** The CRM said to slow down: the account's shared rate budget is pushed back; spends no attempt. */
+  | { kind: 'rate-limited'; message: string; status?: number; afterMs?: number }
+  /** Retrying cannot help: the record goes to the dead-letter queue with this reason. */
+  | { kind: 'fatal'; code: CrmErrorCode; message: string; status?: number };
+
+export type CrmErrorCode =
+  | 'RECSYNC_ERR_CRM_RETRYABLE'
+  | 'RECSYNC_ERR_CRM_REJECTED'
+  | 'RECSYNC_ERR_CRM_AUTH'
+  | 'RECSYNC_ERR_CRM_TIMEOUT'
+  | 'RECSYNC_ERR_CRM_NETWORK';
+
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Path below the manifest's `baseUrl`, e.g. `/crm/v3/objects/contacts`. Encode segments yourself. */
+  path: string;
+  query?: Record<string, string | undefined>;
+  /** Sent as JSON. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  /** Parsed JSON when the CRM sent JSON, else the text, or undefined when there was no body. */
+  body: unknown;
+}
+
+/**
+ * The runtime's HTTP client, bound to the connector's base URL and credentials. It applies the
+ * manifest's timeout (the request is aborted, not abandoned), never retries by itself (the runtime
+ * has one retry layer), and throws only when no answer arrived (timeout, connection failure).
+ */
+export interface HttpClient {
+  request(request: HttpRequest): Promise<HttpResponse>;
+}
+
+export interface SendContext {
+  /** The object name from the manifest, e.g. `contact`. */
+  object: string;
+  /** The object's free-form `options` from the manifest. */
+  options: Readonly<Record<string, unknown>>;
+  tenant: string;
+  /** The producer's record id. */
+  recordId: string;
+  /** The record version being sent. */
+  version: number;
+  /** The CRM id stored when an earlier version of this record was delivered, if any. */
+  crmId?: string;
+  http: HttpClient;
+}
+
+export interface Connector {
+  /** Create or update the CRM object so that it holds `record` (the mapped, validated CRM object). */
+  upsert(context: SendContext & { record: Readonly<Record<string, unknown>> }): Promise<Outcome>;
+  /** Delete (or archive) the CRM object. `record` is the mapped payload when the delete task carried one. */
+  delete(context: SendContext & { record?: Readonly<Record<string, unknown>> }): Promise<Outcome>;
+}
+
+/** Declares a connector; the identity function, there for the types. */
+export function defineConnector(connector: Connector): Connector {
+  return connector;
+}
+
+export const delivered = (crmId?: string, created?: boolean): Outcome =>
+  crmId === undefined ? { kind: 'delivered' } : created === undefined ? { kind: 'delivered', crmId } : { kind: 'delivered', crmId, created };
+
+export const retry = (code: CrmErrorCode, message: string, extra: { status?: number; afterMs?: number } = {}): Outcome => ({
+  kind: 'retry',
+  code,
+  message,
+  ...extra,
+});
+
+export const rateLimited = (message: string, extra: { status?: number; afterMs?: number } = {}): Outcome => ({
+  kind: 'rate-limited',
+  message,
+  ...extra,
+});
+
+export const fatal = (code: CrmErrorCode, message: string, status?: number): Outcome =>
+  status === undefined ? { kind: 'fatal', code, message } : { kind: 'fatal', code, message, status };
+
+/**
+ * Reads a Retry-After header in either form RFC 9110 allows (delay-seconds or an HTTP-date) as
+ * milliseconds from `now`; undefined when absent or unreadable.
+ */
+export function retryAfterMs(value: string | undefined, now: number = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * The default reading of an HTTP answer that a connector does not treat specially: 2xx delivered,
+ * 408/425/5xx retry, 429 rate-limited (Retry-After honoured), 401/403 auth, other 4xx rejected.
+ */
+export function outcomeFromStatus(response: HttpResponse, message: string, crmId?: string): Outcome {
+  const { status } = response;
+  const afterMs = retryAfterMs(response.headers['retry-after']);
+  const extra = afterMs === undefined ? { status } : { status, afterMs };
+  if (status >= 200 && status < 300) return delivered(crmId);
+  if (status === 429) return rateLimited(message, extra);
+  if (status === 408 || status === 425 || status >= 500) return retry('RECSYNC_ERR_CRM_RETRYABLE', message, extra);
+  if (status === 401 || status === 403) return fatal('RECSYNC_ERR_CRM_AUTH', message, status);
+  return fatal('RECSYNC_ERR_CRM_REJECTED', message, status);
+}
+
+/** What a connector's `sandbox.ts` exports: a local twin of the CRM, started by `npm start` when no CRM URL is set. */
+export interface SandboxModule {
+  startSandbox(options?: { host?: string; port?: number }): Promise<{ url: string; env: Record<string, string>; close(): Promise<void> }>;
+}

@@ -1,0 +1,21 @@
+import type { BreakerRegistry } from './breakers.ts';
+import type { ConnectorVersion } from './connectors/load-connector.ts';
+import type { ConnectorRegistry } from './connectors/registry.ts';
+import type { Ingest } from './ingest.ts';
+import type { RateLimiter } from './limiter/rate-limiter.ts';
+import type { QueueSystem } from './queue/record-queue.ts';
+import type { RecordStore } from './records/record-store.ts';
+
+/** What the HTTP routes and workers share; built once by `createRecsync`, passed explicitly. */
+export interface Services {
+  registry: ConnectorRegistry;
+  store: RecordStore;
+  queues: QueueSystem;
+  ingest: Ingest;
+  breakers: BreakerRegistry;
+  limiterOf(connector: ConnectorVersion): RateLimiter | undefined;
+  /** Resolves when Redis answers a PING. */
+  ping(): Promise<void>;
+  /** True when this process runs workers (readiness then requires them to run). */
+  workers: boolean;
+}

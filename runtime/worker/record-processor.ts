@@ -1,0 +1,105 @@
+import type { ConnectorRegistry } from '../connectors/registry.ts';
+import type { Outcome, Handler, TaskContext } from '../pipeline.ts';
+import type { ProcessResult, RecordJob } from '../queue/record-queue.ts';
+import type { RecordRef, RecordStore, Claimed } from '../records/record-store.ts';
+import { decideRetry } from './retry-policy.ts';
+
+/** How long a record waits when its connector has no loaded configuration. */
+export const unavailableWaitMs = 5_000;
+/** Versions of one record sent in one run before the job yields its worker slot to others. */
+const maxVersionsPerRun = 20;
+
+/**
+ * Runs one record job: claims the record's newest version, runs it through the pipeline, and turns
+ * the outcome into the record's next state. Level-triggered: the job carries only the record's
+ * address, so a burst of changes collapses into one CRM call with the newest data, and a retry
+ * always sends the newest version.
+ */
+export function createRecordProcessor(connector: string, deps: { registry: ConnectorRegistry; store: RecordStore; pipeline: Handler }) {
+  const { registry, store, pipeline } = deps;
+  return async function processRecordJob(job: RecordJob): Promise<ProcessResult> {
+    const ref: RecordRef = { connector, tenant: job.data.tenant, object: job.data.object, recordId: job.data.recordId };
+    for (let run = 0; run < maxVersionsPerRun; run += 1) {
+      const version = registry.get(connector);
+      if (!version) return { kind: 'delay', ms: unavailableWaitMs };
+      const claim = await store.claim(ref, job.data.seq);
+      if (claim.kind !== 'work') return { kind: 'done' };
+      const { claimed } = claim;
+      const plan = version.objects.get(ref.object);
+      const outcome: Outcome = plan
+        ? await pipeline(contextOf(ref, claimed, version, plan, job.id))
+        : { kind: 'fatal', code: 'RECSYNC_ERR_UNKNOWN_OBJECT', message: `connector ${connector} (version ${version.version}) has no object "${ref.object}"` };
+      const next = await settle(ref, claimed, outcome, version.version, version.retry, job);
+      if (next !== 'continue') return next;
+    }
+    return { kind: 'delay', ms: 0 };
+  };
+
+  async function settle(
+    ref: RecordRef,
+    claimed: Claimed,
+    outcome: Outcome,
+    configVersion: string,
+    retryPolicy: Parameters<typeof decideRetry>[0],
+    job: RecordJob,
+  ): Promise<ProcessResult | 'continue'> {
+    switch (outcome.kind) {
+      case 'delivered':
+        return (await store.complete(ref, claimed.version, claimed.action, outcome.crmId)) ? 'continue' : { kind: 'done' };
+      case 'wait':
+        return { kind: 'delay', ms: outcome.ms };
+      case 'rate-limited':
+        // The limit stage turns these into waits; reaching here means no limit stage ran.
+        return { kind: 'delay', ms: outcome.afterMs ?? 10_000 };
+      case 'retry': {
+        const error = errorOf(outcome);
+        const spent = await store.retry(ref, claimed.version, error);
+        if (spent < 0) return 'continue';
+        const decision = decideRetry(retryPolicy, spent, outcome.afterMs);
+        if (decision.retry) return { kind: 'delay', ms: decision.waitMs };
+        return (await deadLetter(ref, claimed, { ...error, code: 'RECSYNC_ERR_ATTEMPTS_EXHAUSTED', lastCode: outcome.code, attempts: spent }, configVersion, job)) ? 'continue' : { kind: 'done' };
+      }
+      case 'fatal':
+        return (await deadLetter(ref, claimed, errorOf(outcome), configVersion, job)) ? 'continue' : { kind: 'done' };
+    }
+  }
+
+  function deadLetter(ref: RecordRef, claimed: Claimed, error: Record<string, unknown>, configVersion: string, job: RecordJob): Promise<boolean> {
+    const entryId = `${encodeURIComponent(ref.tenant)}|${encodeURIComponent(ref.object)}|${encodeURIComponent(ref.recordId)}|${claimed.version}`;
+    return store.deadLetter(ref, claimed.version, error, entryId, {
+      connector: ref.connector,
+      tenant: ref.tenant,
+      object: ref.object,
+      recordId: ref.recordId,
+      version: claimed.version,
+      action: claimed.action,
+      payload: claimed.payload,
+      configVersion,
+      jobId: job.id,
+      error,
+    });
+  }
+}
+
+function contextOf(ref: RecordRef, claimed: Claimed, connector: TaskContext['connector'], plan: TaskContext['plan'], holder: string): TaskContext {
+  return {
+    connector,
+    plan,
+    tenant: ref.tenant,
+    object: ref.object,
+    recordId: ref.recordId,
+    version: claimed.version,
+    action: claimed.action,
+    payload: claimed.payload,
+    crmId: claimed.crmId,
+    attempts: claimed.attempts,
+    holder,
+  };
+}
+
+function errorOf(outcome: Extract<Outcome, { kind: 'retry' | 'fatal' }>): Record<string, unknown> {
+  const error: Record<string, unknown> = { code: outcome.code, message: outcome.message, at: new Date().toISOString() };
+  if (outcome.status !== undefined) error['status'] = outcome.status;
+  if ('details' in outcome && outcome.details) error['details'] = outcome.details;
+  return error;
+}
