@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     const unset = referencedVariables(manifest.baseUrl).filter((variable) => !env[variable]);
     if (unset.length === 0) continue;
     const module = (await import(pathToFileURL(resolve(connectorsDir, name, manifest.sandbox)).href)) as SandboxModule;
-    const sandbox = await module.startSandbox({ host: '127.0.0.1', port: 0 });
+    const sandbox = await module.startSandbox({ host: '127.0.0.1', port: 0, freshIds: true });
     closers.unshift(() => sandbox.close());
     Object.assign(env, sandbox.env);
     sandboxes.push(`${name} sandbox at ${sandbox.url} (${unset.join(', ')} not set)`);

@@ -124,5 +124,9 @@ export function outcomeFromStatus(response: HttpResponse, message: string, crmId
 
 /** What a connector's `sandbox.ts` exports: a local twin of the CRM, started by `npm start` when no CRM URL is set. */
 export interface SandboxModule {
-  startSandbox(options?: { host?: string; port?: number }): Promise<{ url: string; env: Record<string, string>; close(): Promise<void> }>;
+  /**
+   * Starts the sandbox. With `freshIds` it must never issue an id it issued in an earlier run:
+   * recsync's record state (and its stored CRM ids) outlives a restarted, empty sandbox.
+   */
+  startSandbox(options?: { host?: string; port?: number; freshIds?: boolean }): Promise<{ url: string; env: Record<string, string>; close(): Promise<void> }>;
 }

@@ -90,7 +90,7 @@ class Sandbox {
     this.#latencyMs = options.latencyMs ?? 0;
     this.#logBodies = options.logBodies ?? true;
     this.#clockSource = options.now ?? Date.now;
-    this.#store = new Store(options.searchIndexLagMs ?? 0);
+    this.#store = new Store(options.searchIndexLagMs ?? 0, options.firstId ?? (options.freshIds ? Date.now() : undefined));
     this.#catalog = new PropertyCatalog(options.extraProperties);
     this.#api = new CrmApi(this.#store, this.#catalog, () => this.url);
     this.#limiter = new RateLimiter(options.limits ?? { perTenSeconds: 100, daily: 250_000 });

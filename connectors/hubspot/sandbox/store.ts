@@ -42,18 +42,21 @@ export interface WriteCounts {
 /** In-memory records of one portal, with the unique-value indexes HubSpot enforces. */
 export class Store {
   readonly #indexLagMs: number;
-  #nextId = FIRST_ID;
+  readonly #firstId: number;
+  #nextId: number;
   #records: Record<ObjectType, Map<string, StoredRecord>> = { contacts: new Map(), companies: new Map() };
   // Only live (non-archived) records are indexed: an archived record no longer holds its unique values.
   #unique: Record<ObjectType, Map<string, Map<string, string>>> = emptyIndexes();
   counts: WriteCounts = { created: 0, updated: 0, unchangedUpdates: 0, archived: 0 };
 
-  constructor(indexLagMs: number) {
+  constructor(indexLagMs: number, firstId: number = FIRST_ID) {
     this.#indexLagMs = indexLagMs;
+    this.#firstId = firstId;
+    this.#nextId = firstId;
   }
 
   reset(): void {
-    this.#nextId = FIRST_ID;
+    this.#nextId = this.#firstId;
     this.#records = { contacts: new Map(), companies: new Map() };
     this.#unique = emptyIndexes();
     this.counts = { created: 0, updated: 0, unchangedUpdates: 0, archived: 0 };

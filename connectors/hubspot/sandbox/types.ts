@@ -34,6 +34,13 @@ export interface HubSpotSandboxOptions {
   requestLogSize?: number;
   /** Keep request and response bodies in the request log, default true. Turn off for long benchmarks. */
   logBodies?: boolean;
+  /**
+   * First object id, default 1001. `npm start` passes a time-based one: recsync's record state
+   * outlives a restarted sandbox, and a reissued id would point a stored CRM id at another object.
+   */
+  firstId?: number;
+  /** Same as `firstId: Date.now()` (the SandboxModule contract's `freshIds`). */
+  freshIds?: boolean;
 }
 
 /** A record as the sandbox stores it. `properties` holds only non-empty values; system properties are not stored. */
