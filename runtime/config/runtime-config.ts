@@ -27,6 +27,7 @@ export async function loadRuntimeConfig(file: string, env: Readonly<Record<strin
   const config = value as unknown as RuntimeConfig;
   if (env['RECSYNC_HOST']) config.server.host = env['RECSYNC_HOST'];
   if (env['RECSYNC_PORT']) config.server.port = Number(env['RECSYNC_PORT']);
+  if (env['RECSYNC_DATA_DIR']) config.dataDir = env['RECSYNC_DATA_DIR'];
   if (env['RECSYNC_LOG_LEVEL']) config.logLevel = env['RECSYNC_LOG_LEVEL'] as RuntimeConfig['logLevel'];
   return config;
 }
