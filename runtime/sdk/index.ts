@@ -13,7 +13,14 @@ export type Outcome =
   /** The CRM said to slow down: the account's shared rate budget is pushed back; spends no attempt. */
   | { kind: 'rate-limited'; message: string; status?: number; afterMs?: number }
   /** Retrying cannot help: the record goes to the dead-letter queue with this reason. */
-  | { kind: 'fatal'; code: CrmErrorCode; message: string; status?: number };
+  | { kind: 'fatal'; code: CrmErrorCode; message: string; status?: number }
+  /**
+   * The CRM refused the access token as expired or revoked (HubSpot EXPIRED_AUTHENTICATION,
+   * Salesforce INVALID_SESSION_ID, a Dataverse 401): with `auth: oauth2` the runtime obtains a new
+   * token (one refresh at a time per account) and sends again once, spending no attempt; refused
+   * again, or with a static token, it is a fatal RECSYNC_ERR_CRM_AUTH.
+   */
+  | { kind: 'reauthenticate'; message: string; status?: number };
 
 export type CrmErrorCode =
   | 'RECSYNC_ERR_CRM_RETRYABLE'
@@ -94,6 +101,9 @@ export const rateLimited = (message: string, extra: { status?: number; afterMs?:
 
 export const fatal = (code: CrmErrorCode, message: string, status?: number): Outcome =>
   status === undefined ? { kind: 'fatal', code, message } : { kind: 'fatal', code, message, status };
+
+export const reauthenticate = (message: string, status?: number): Outcome =>
+  status === undefined ? { kind: 'reauthenticate', message } : { kind: 'reauthenticate', message, status };
 
 /**
  * Reads a Retry-After header in either form RFC 9110 allows (delay-seconds or an HTTP-date) as

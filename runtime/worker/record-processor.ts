@@ -61,6 +61,9 @@ export function createRecordProcessor(connector: string, deps: { registry: Conne
       }
       case 'fatal':
         return (await deadLetter(ref, claimed, errorOf(outcome), configVersion, job)) ? 'continue' : { kind: 'done' };
+      case 'reauthenticate':
+        // The send stage refreshes and resends once; a refusal that reaches here is final.
+        return (await deadLetter(ref, claimed, errorOf({ kind: 'fatal', code: 'RECSYNC_ERR_CRM_AUTH', message: outcome.message, ...(outcome.status === undefined ? {} : { status: outcome.status }) }), configVersion, job)) ? 'continue' : { kind: 'done' };
     }
   }
 
