@@ -10,6 +10,7 @@ import { validateOutput } from '../plugins/validate-output.ts';
 import { BreakerRegistry } from './breakers.ts';
 import type { ConnectorVersion } from './connectors/load-connector.ts';
 import { ConnectorRegistry } from './connectors/registry.ts';
+import { createCredentials, type Credentials } from './credentials.ts';
 import { createHttpClient, type ClosableHttpClient } from './http-client.ts';
 import { buildServer } from './http/server.ts';
 import { Ingest } from './ingest.ts';
@@ -60,18 +61,19 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
   const queues = new QueueSystem({ redisUrl: options.redisUrl, prefix: `${prefix}:q` });
   const breakers = new BreakerRegistry();
   const limiters = new WeakMap<ConnectorVersion, RateLimiter | undefined>();
-  const httpClients = new Map<ConnectorVersion, ClosableHttpClient>();
+  const sessions = new Map<ConnectorVersion, { http: ClosableHttpClient; credentials: Credentials }>();
   const limiterOf = (connector: ConnectorVersion) => {
     if (!limiters.has(connector)) limiters.set(connector, connector.limits.length === 0 ? undefined : createRateLimiter(redis, withSafetyMargin(connector.limits), { prefix: `${prefix}:rl` }));
     return limiters.get(connector);
   };
-  const httpOf = (connector: ConnectorVersion) => {
-    let client = httpClients.get(connector);
-    if (!client) {
-      client = createHttpClient({ baseUrl: connector.baseUrl, token: connector.token, timeoutMs: connector.timeoutMs, connections: connector.concurrency });
-      httpClients.set(connector, client);
+  const sessionOf = (connector: ConnectorVersion) => {
+    let session = sessions.get(connector);
+    if (!session) {
+      const credentials = createCredentials(connector.auth, { timeoutMs: connector.timeoutMs });
+      session = { credentials, http: createHttpClient({ baseUrl: connector.baseUrl, credentials, timeoutMs: connector.timeoutMs, connections: connector.concurrency }) };
+      sessions.set(connector, session);
     }
-    return client;
+    return session;
   };
 
   const services: Services = {
@@ -87,7 +89,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     workers: options.workers ?? true,
   };
 
-  const pipeline = buildPipeline([validateInput, transform, validateOutput, limit(limiterOf), breaker(breakers), send(httpOf)]);
+  const pipeline = buildPipeline([validateInput, transform, validateOutput, limit(limiterOf), breaker(breakers), send(sessionOf)]);
   if (services.workers) {
     for (const connector of registry.ready()) {
       queues.startWorker(
@@ -113,7 +115,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
       await server?.close();
       await queues.close();
       breakers.shutdown();
-      await Promise.all([...httpClients.values()].map((client) => client.close()));
+      await Promise.all([...sessions.values()].map((session) => session.http.close()));
       await redis.close();
     },
   };

@@ -1,4 +1,5 @@
 import { Agent, request } from 'undici';
+import type { Credentials } from './credentials.ts';
 import type { HttpClient, HttpRequest, HttpResponse } from './sdk/index.ts';
 
 /** Thrown when no answer arrived from the CRM; `code` says whether it was the timeout or the network. */
@@ -13,8 +14,8 @@ export class TransportError extends Error {
 
 export interface HttpClientOptions {
   baseUrl: string;
-  /** Bearer token; added to every request and never exposed to the connector or logs. */
-  token: string | undefined;
+  /** Source of the Authorization header; never exposed to the connector or logs. */
+  credentials: Credentials;
   timeoutMs: number;
   /** Keep-alive connections to the CRM host. */
   connections: number;
@@ -37,7 +38,8 @@ export function createHttpClient(options: HttpClientOptions): ClosableHttpClient
       const url = new URL(base + req.path);
       for (const [key, value] of Object.entries(req.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
       const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
-      if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
+      const authorization = (await options.credentials.authorization()).value;
+      if (authorization !== undefined) headers['authorization'] = authorization;
       let body: string | undefined;
       if (req.body !== undefined) {
         body = JSON.stringify(req.body);

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import hubspot, { readError } from '../connectors/hubspot/connector.ts';
 import { startSandbox } from '../connectors/hubspot/sandbox.ts';
+import { createCredentials } from '../runtime/credentials.ts';
 import { createHttpClient, TransportError } from '../runtime/http-client.ts';
 import type { SendContext } from '../runtime/sdk/index.ts';
 import { onCleanup } from './helpers/cleanup.ts';
 
 const sandbox = await startSandbox({ limits: false });
 onCleanup(() => sandbox.close());
-const http = createHttpClient({ baseUrl: sandbox.url, token: sandbox.token, timeoutMs: 500, connections: 4 });
+const http = createHttpClient({ baseUrl: sandbox.url, credentials: createCredentials({ type: 'bearer', token: sandbox.token }), timeoutMs: 500, connections: 4 });
 onCleanup(() => http.close());
 
 const contactContext = (recordId: string, extra: Partial<SendContext> = {}): SendContext => ({
@@ -129,4 +130,8 @@ describe("readError: HubSpot's error dialect", () => {
     assert.equal((reply(400, { category: 'VALIDATION_ERROR' }) as { code: string }).code, 'RECSYNC_ERR_CRM_REJECTED');
   });
   it('2xx is no error', () => assert.equal(reply(200), undefined));
+  it('401 EXPIRED_AUTHENTICATION asks for a new token; INVALID_AUTHENTICATION is fatal', () => {
+    assert.equal(reply(401, { category: 'EXPIRED_AUTHENTICATION' })?.kind, 'reauthenticate');
+    assert.equal((reply(401, { category: 'INVALID_AUTHENTICATION' }) as { code: string }).code, 'RECSYNC_ERR_CRM_AUTH');
+  });
 });

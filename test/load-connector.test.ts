@@ -31,7 +31,7 @@ describe('loading a connector', () => {
     assert.equal(hubspot.retry.initialMs, 500);
     assert.equal(hubspot.retry.maxMs, 300_000);
     assert.equal(hubspot.baseUrl, 'http://127.0.0.1:1');
-    assert.equal(hubspot.token, 'secret-token');
+    assert.deepEqual(hubspot.auth, { type: 'bearer', token: 'secret-token' });
     const contact = hubspot.objects.get('contact')!;
     assert.equal(contact.validateInput({ email: 'a@b.co', firstName: 'A' }), true);
     assert.equal(contact.validateInput({ email: 42 }), false);

@@ -4,6 +4,7 @@ import {
   fatal,
   outcomeFromStatus,
   rateLimited,
+  reauthenticate,
   retry,
   retryAfterMs,
   type HttpClient,
@@ -74,6 +75,9 @@ export function readError(response: HttpResponse, now: number = Date.now()): Out
       const afterMs = retryAfterMs(response.headers['retry-after'], now);
       return retry('RECSYNC_ERR_CRM_RETRYABLE', message, afterMs === undefined ? { status } : { status, afterMs });
     }
+    case 401:
+      // An expired OAuth token is worth one refresh; a wrong token is not.
+      return body.category === 'EXPIRED_AUTHENTICATION' ? reauthenticate(message, status) : fatal('RECSYNC_ERR_CRM_AUTH', message, status);
     case 525:
     case 526:
       return fatal('RECSYNC_ERR_CRM_REJECTED', message, status);

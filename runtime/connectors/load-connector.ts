@@ -9,6 +9,7 @@ import { createAjv, schemaErrors, type ValidateFunction } from '../config/json-s
 import { describe, maxConfigBytes, parseYamlFile, positionOf } from '../config/yaml-file.ts';
 import { parseDuration } from '../duration.ts';
 import { RecsyncError, type ErrorDetail } from '../errors.ts';
+import type { AuthConfig } from '../credentials.ts';
 import type { Connector } from '../sdk/index.ts';
 
 /** JSONata guardrails: a mapping that recurses or loops is stopped instead of blocking the worker. */
@@ -46,8 +47,8 @@ export interface ConnectorVersion {
   version: string;
   loadedAt: string;
   baseUrl: string;
-  /** The bearer token, or undefined for `auth: none`. Never logged nor returned by the API. */
-  token: string | undefined;
+  /** How to authenticate; holds secrets, so it is never logged nor returned by the API. */
+  auth: AuthConfig;
   timeoutMs: number;
   concurrency: number;
   limits: Array<{ requests: number; perMs: number }>;
@@ -63,7 +64,7 @@ interface RawManifest {
   connector: string;
   sandbox?: string;
   baseUrl: string;
-  auth?: { type: 'bearer' | 'none'; token?: string };
+  auth?: { type: 'bearer' | 'oauth2' | 'none'; token?: string; grant?: 'refresh_token' | 'client_credentials'; tokenUrl?: string; clientId?: string; clientSecret?: string; refreshToken?: string; scope?: string };
   timeout: string;
   concurrency: number;
   limits: Array<{ requests: number; per: string }>;
@@ -139,7 +140,7 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
     version,
     loadedAt: new Date().toISOString(),
     baseUrl: manifest.baseUrl.replace(/\/+$/, ''),
-    token: manifest.auth?.type === 'bearer' ? manifest.auth.token : undefined,
+    auth: authOf(manifest.auth),
     timeoutMs: numbers(['timeout'], manifest.timeout),
     concurrency: manifest.concurrency,
     limits: manifest.limits.map((limit, index) => ({ requests: limit.requests, perMs: numbers(['limits', index, 'per'], limit.per) })),
@@ -163,6 +164,16 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
 
 function fail(details: ErrorDetail[]): never {
   throw new RecsyncError('RECSYNC_ERR_CONFIG_INVALID', describe(details), details);
+}
+
+function authOf(auth: RawManifest['auth']): AuthConfig {
+  // The schema guarantees the fields each type requires.
+  if (auth === undefined || auth.type === 'none') return { type: 'none' };
+  if (auth.type === 'bearer') return { type: 'bearer', token: auth.token! };
+  const oauth: AuthConfig = { type: 'oauth2', grant: auth.grant ?? 'refresh_token', tokenUrl: auth.tokenUrl!, clientId: auth.clientId!, clientSecret: auth.clientSecret! };
+  if (auth.refreshToken !== undefined) oauth.refreshToken = auth.refreshToken;
+  if (auth.scope !== undefined) oauth.scope = auth.scope;
+  return oauth;
 }
 
 function withLine(detail: ErrorDetail, line: number | undefined): ErrorDetail {
