@@ -27,14 +27,17 @@ describe('record store (record.lua on a real Redis)', () => {
     assert.deepEqual(first, { status: 'new', version: 5, seq: 1 });
     const claim = await store.claim(r, 1);
     assert.equal(claim.kind, 'work');
-    assert.deepEqual(claim.kind === 'work' && claim.claimed, { version: 5, action: 'upsert', payload: { a: 1 }, crmId: undefined, attempts: 0 });
+    assert.ok(claim.kind === 'work');
+    const { acceptedAt, ...claimed } = claim.claimed;
+    assert.deepEqual(claimed, { version: 5, action: 'upsert', payload: { a: 1 }, crmId: undefined, attempts: 0 });
+    assert.ok(Math.abs(acceptedAt - Date.now()) < 5000, 'accepted at Redis time, now');
     assert.equal(await store.complete(r, 5, 'upsert', '901'), false);
     const status = await store.status(r);
     assert.equal(status?.deliveredVersion, 5);
     assert.equal(status?.crmId, '901');
     assert.equal(status?.pending, false);
     assert.equal(status?.inFlightVersion, null);
-    assert.deepEqual(await store.counters(connector), { accepted: 1, delivered: 1, superseded: 0, deadLettered: 0, retried: 0, open: 0 });
+    assert.deepEqual(await store.counters(connector), { accepted: 1, delivered: 1, superseded: 0, deadLettered: 0, retried: 0, open: 0, replayed: 0 });
   });
 
   it('counts an older or repeated version as superseded and owes no job when idle', async () => {
@@ -109,22 +112,112 @@ describe('record store (record.lua on a real Redis)', () => {
     await balanced();
   });
 
-  it('dead-letters atomically: the entry exists, the version left flight, the counters balance', async () => {
+  it('dead-letters atomically with every attempt: the entry exists, the version left flight, the counters balance', async () => {
     fresh();
     const r = ref('r7');
     await store.ingest(r, { version: 9, action: 'upsert', payload: { bad: true } });
     await store.claim(r, 1);
-    const more = await store.deadLetter(r, 9, { code: 'RECSYNC_ERR_INPUT_INVALID' }, 'e1', { recordId: 'r7', version: 9 });
+    await store.retry(r, 9, { code: 'RECSYNC_ERR_CRM_RETRYABLE', status: 503 });
+    const more = await store.deadLetter(r, { version: 9, action: 'upsert', payload: { bad: true } }, { code: 'RECSYNC_ERR_CRM_REJECTED', status: 400 }, { configVersion: 'v1', jobId: 'j' });
     assert.equal(more, false);
-    const entries = await client.hGetAll(`rs:{${connector}}:dlq:entries`);
-    const entry = JSON.parse(entries['e1']!);
+    const { items, total } = await store.deadLetters(connector, { limit: 10 });
+    assert.equal(total, 1);
+    const entry = items[0]!;
+    assert.equal(entry.id, 'acme|contact|r7|9');
+    assert.equal(entry.state, 'dead');
     assert.equal(entry.version, 9);
-    assert.equal(typeof entry.at, 'number');
-    assert.equal(await client.zCard(`rs:{${connector}}:dlq:index`), 1);
+    assert.equal(entry.configVersion, 'v1');
+    assert.deepEqual(entry.attempts, [{ code: 'RECSYNC_ERR_CRM_RETRYABLE', status: 503 }, { code: 'RECSYNC_ERR_CRM_REJECTED', status: 400 }]);
+    assert.deepEqual((await store.getDeadLetter(connector, entry.id))?.payload, { bad: true });
     const status = await store.status(r);
     assert.equal(status?.inFlightVersion, null);
-    assert.deepEqual(status?.lastError, { code: 'RECSYNC_ERR_INPUT_INVALID' });
+    assert.deepEqual(status?.lastError, { code: 'RECSYNC_ERR_CRM_REJECTED', status: 400 });
     assert.equal((await store.counters(connector)).deadLettered, 1);
+    await balanced();
+  });
+
+  it('a replay sends the dead version again once; a second replay does nothing', async () => {
+    fresh();
+    const r = ref('r11');
+    await store.ingest(r, { version: 3, action: 'upsert', payload: { n: 3 } });
+    await store.claim(r, 1);
+    await store.deadLetter(r, { version: 3, action: 'upsert', payload: { n: 3 } }, { code: 'X' }, { configVersion: 'v', jobId: 'j' });
+    const first = await store.replay(connector, 'acme|contact|r11|3');
+    assert.equal(first.result, 'replayed');
+    assert.equal(first.result === 'replayed' && first.seq, 2, 'a new job, the old one finished');
+    assert.deepEqual(await store.replay(connector, 'acme|contact|r11|3'), { result: 'skipped', reason: 'missing' });
+    const claim = await store.claim(r, 2);
+    assert.deepEqual(claim.kind === 'work' && [claim.claimed.version, claim.claimed.payload], [3, { n: 3 }]);
+    const c = await store.counters(connector);
+    assert.deepEqual([c.deadLettered, c.open, c.replayed], [0, 1, 1]);
+    await balanced();
+  });
+
+  it('a newer delivered version marks the older dead letter superseded; replaying it sends nothing', async () => {
+    fresh();
+    const r = ref('r12');
+    await store.ingest(r, { version: 1, action: 'upsert', payload: {} });
+    await store.claim(r, 1);
+    await store.deadLetter(r, { version: 1, action: 'upsert', payload: {} }, { code: 'X' }, { configVersion: 'v', jobId: 'j' });
+    await store.ingest(r, { version: 2, action: 'upsert', payload: {} });
+    await store.claim(r, 2);
+    await store.complete(r, 2, 'upsert', 'id');
+    const entry = await store.getDeadLetter(connector, 'acme|contact|r12|1');
+    assert.equal(entry?.state, 'superseded');
+    assert.deepEqual(await store.replay(connector, 'acme|contact|r12|1'), { result: 'skipped', reason: 'superseded' });
+    const c = await store.counters(connector);
+    assert.deepEqual([c.deadLettered, c.superseded, c.delivered], [0, 1, 1]);
+    assert.equal((await store.deadLetters(connector, { limit: 10, state: 'dead' })).items.length, 0);
+    await balanced();
+  });
+
+  it('replaying a dead letter whose record moved on marks it superseded instead', async () => {
+    fresh();
+    const r = ref('r13');
+    await store.ingest(r, { version: 1, action: 'upsert', payload: {} });
+    await store.claim(r, 1);
+    await store.deadLetter(r, { version: 1, action: 'upsert', payload: {} }, { code: 'X' }, { configVersion: 'v', jobId: 'j' });
+    await store.ingest(r, { version: 2, action: 'upsert', payload: {} });
+    assert.deepEqual(await store.replay(connector, 'acme|contact|r13|1'), { result: 'superseded' });
+    await balanced();
+  });
+
+  it('lists dead letters by time with filters and a cursor; drops one', async () => {
+    fresh();
+    for (let i = 0; i < 5; i += 1) {
+      const r = ref(`l${i}`);
+      await store.ingest(r, { version: 1, action: 'upsert', payload: {} });
+      await store.claim(r, 1);
+      await store.deadLetter(r, { version: 1, action: 'upsert', payload: {} }, { code: i % 2 === 0 ? 'EVEN' : 'ODD' }, { configVersion: 'v', jobId: 'j' });
+    }
+    const page1 = await store.deadLetters(connector, { limit: 2 });
+    assert.equal(page1.items.length, 2);
+    assert.ok(page1.next);
+    const page2 = await store.deadLetters(connector, { limit: 2, cursor: page1.next! });
+    const page3 = await store.deadLetters(connector, { limit: 2, cursor: page2.next! });
+    const seen = [...page1.items, ...page2.items, ...page3.items].map((e) => e.recordId);
+    assert.deepEqual([...seen].sort(), ['l0', 'l1', 'l2', 'l3', 'l4']);
+    assert.equal(page3.next, null);
+    const even = await store.deadLetters(connector, { limit: 10, code: 'EVEN' });
+    assert.deepEqual(even.items.map((e) => e.recordId).sort(), ['l0', 'l2', 'l4']);
+    const future = await store.deadLetters(connector, { limit: 10, from: Date.now() + 60_000 });
+    assert.equal(future.items.length, 0);
+    assert.equal(await store.dropDeadLetter(connector, 'acme|contact|l0|1'), true);
+    assert.equal(await store.dropDeadLetter(connector, 'acme|contact|l0|1'), false);
+    assert.equal((await store.deadLetters(connector, { limit: 10 })).total, 4);
+  });
+
+  it('an orphaned in-flight version (its job failed) is dead-lettered and newer work gets a new job', async () => {
+    fresh();
+    const r = ref('r14');
+    await store.ingest(r, { version: 1, action: 'upsert', payload: { n: 1 } });
+    await store.claim(r, 1);
+    await store.ingest(r, { version: 2, action: 'upsert', payload: { n: 2 } });
+    const seq = await store.deadLetterOrphan(r, { code: 'RECSYNC_ERR_INTERNAL', message: 'crashed' }, { configVersion: 'v', jobId: 'j' });
+    assert.equal(seq, 2);
+    const claim = await store.claim(r, 2);
+    assert.equal(claim.kind === 'work' && claim.claimed.version, 2);
+    assert.equal(await store.deadLetterOrphan(ref('nothing'), { code: 'X' }, { configVersion: 'v', jobId: 'j' }), 0);
     await balanced();
   });
 

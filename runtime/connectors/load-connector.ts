@@ -26,6 +26,8 @@ export interface ObjectPlan {
 
 export interface RetryPolicy {
   attempts: number;
+  /** A version older than this (since accepted) is dead-lettered instead of waiting or retrying again. */
+  maxAgeMs: number;
   initialMs: number;
   maxMs: number;
   jitter: 'full' | 'none';
@@ -68,7 +70,7 @@ interface RawManifest {
   timeout: string;
   concurrency: number;
   limits: Array<{ requests: number; per: string }>;
-  retry: { attempts: number; backoff: { initial: string; max: string; jitter: 'full' | 'none' } };
+  retry: { attempts: number; maxAge: string; backoff: { initial: string; max: string; jitter: 'full' | 'none' } };
   breaker: { errorThresholdPercentage: number; volumeThreshold: number; resetTimeout: string; rollingWindow: string };
   objects: Record<string, { input: string; output: string; mapping: string; options?: Record<string, unknown> }>;
 }
@@ -146,6 +148,7 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
     limits: manifest.limits.map((limit, index) => ({ requests: limit.requests, perMs: numbers(['limits', index, 'per'], limit.per) })),
     retry: {
       attempts: manifest.retry.attempts,
+      maxAgeMs: numbers(['retry', 'maxAge'], manifest.retry.maxAge),
       initialMs: numbers(['retry', 'backoff', 'initial'], manifest.retry.backoff.initial),
       maxMs: numbers(['retry', 'backoff', 'max'], manifest.retry.backoff.max),
       jitter: manifest.retry.backoff.jitter,

@@ -17,6 +17,8 @@ export interface Claimed {
   payload: unknown;
   crmId: string | undefined;
   attempts: number;
+  /** When the newest version was accepted (ms since the epoch). */
+  acceptedAt: number;
 }
 
 export interface RecordStatus {
@@ -46,11 +48,16 @@ export interface Counters {
   retried: number;
   /** Accepted changes not yet delivered, superseded or dead-lettered. */
   open: number;
+  /** Dead letters sent again (they moved from deadLettered back to open). */
+  replayed: number;
 }
 
 export interface StoreClient extends ScriptClient {
   hGetAll(key: string): Promise<Record<string, string>>;
   get(key: string): Promise<string | null>;
+  hmGet(key: string, fields: string[]): Promise<(string | null)[]>;
+  zRangeWithScores(key: string, min: number | string, max: number | string, options: { BY: 'SCORE'; LIMIT: { offset: number; count: number } }): Promise<Array<{ value: string; score: number }>>;
+  zCard(key: string): Promise<number>;
 }
 
 const actions = { upsert: 'u', delete: 'd' } as const;
@@ -69,8 +76,55 @@ export function countersKey(prefix: string, connector: string): string {
   return `${prefix}:{${connector}}:counters`;
 }
 
-export function deadLetterKeys(prefix: string, connector: string): [index: string, entries: string] {
-  return [`${prefix}:{${connector}}:dlq:index`, `${prefix}:{${connector}}:dlq:entries`];
+export function deadLetterKeys(prefix: string, connector: string) {
+  const base = `${prefix}:{${connector}}:dlq`;
+  return { index: `${base}:index`, entries: `${base}:entries`, states: `${base}:states`, payloads: `${base}:payloads` };
+}
+
+/** A dead letter's id: the record's address and the version that failed. */
+export function deadLetterId(ref: Omit<RecordRef, 'connector'>, version: number): string {
+  return `${encodeURIComponent(ref.tenant)}|${encodeURIComponent(ref.object)}|${encodeURIComponent(ref.recordId)}|${version}`;
+}
+
+/** The record address and version encoded in a dead letter's id, or undefined when it is not one. */
+export function parseDeadLetterId(id: string): { tenant: string; object: string; recordId: string; version: number } | undefined {
+  const parts = id.split('|');
+  if (parts.length !== 4 || !/^\d+$/.test(parts[3]!)) return undefined;
+  try {
+    return { tenant: decodeURIComponent(parts[0]!), object: decodeURIComponent(parts[1]!), recordId: decodeURIComponent(parts[2]!), version: Number(parts[3]) };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface DeadLetter {
+  id: string;
+  /** dead: waiting for an operator; superseded: a newer version of the record was delivered since. */
+  state: 'dead' | 'superseded';
+  at: string;
+  connector: string;
+  tenant: string;
+  object: string;
+  recordId: string;
+  version: number;
+  action: Action;
+  configVersion: string;
+  jobId: string;
+  error: { code: string; message: string; status?: number; [key: string]: unknown };
+  /** Every failed attempt of this version, oldest first (the last 20). */
+  attempts: unknown[];
+  payload?: unknown;
+}
+
+export interface DeadLetterQuery {
+  /** Inclusive bounds, ms since the epoch. */
+  from?: number;
+  to?: number;
+  code?: string;
+  state?: 'dead' | 'superseded';
+  limit: number;
+  /** Opaque: the `next` of the previous page. */
+  cursor?: string;
 }
 
 /** The job id of a record's job number `seq`: no ':' (BullMQ reserves it), never all digits. */
@@ -90,7 +144,8 @@ export class RecordStore {
 
   #keys(ref: RecordRef): string[] {
     const key = recordKey(this.prefix, ref);
-    return [key, countersKey(this.prefix, ref.connector), ...deadLetterKeys(this.prefix, ref.connector), `${key}:p`, `${key}:e`];
+    const dlq = deadLetterKeys(this.prefix, ref.connector);
+    return [key, countersKey(this.prefix, ref.connector), dlq.index, dlq.entries, `${key}:p`, `${key}:e`, `${key}:a`, dlq.states, dlq.payloads];
   }
 
   /**
@@ -110,7 +165,7 @@ export class RecordStore {
   async claim(ref: RecordRef, seq: number): Promise<{ kind: 'work'; claimed: Claimed } | { kind: 'idle' } | { kind: 'stale-job' }> {
     const reply = (await script.run(this.#client, this.#keys(ref), ['claim', seq])) as string[];
     if (reply[0] !== 'work') return { kind: reply[0] as 'idle' | 'stale-job' };
-    const [, version, action, payload, crmId, attempts] = reply as [string, string, string, string, string, string];
+    const [, version, action, payload, crmId, attempts, acceptedAt] = reply as [string, string, string, string, string, string, string];
     return {
       kind: 'work',
       claimed: {
@@ -119,6 +174,7 @@ export class RecordStore {
         payload: payload === '' ? null : JSON.parse(payload),
         crmId: crmId === '' ? undefined : crmId,
         attempts: Number(attempts),
+        acceptedAt: Number(acceptedAt),
       },
     };
   }
@@ -133,9 +189,92 @@ export class RecordStore {
     return Number(await script.run(this.#client, this.#keys(ref), ['retry', version, JSON.stringify(error)]));
   }
 
-  /** Moves `version` to the dead-letter queue, atomically with leaving the record's in-flight slot. Returns true when newer work waits. */
-  async deadLetter(ref: RecordRef, version: number, error: unknown, entryId: string, entry: Record<string, unknown>): Promise<boolean> {
-    return (await script.run(this.#client, this.#keys(ref), ['dead', version, JSON.stringify(error), entryId, JSON.stringify(entry)])) === 1;
+  /**
+   * Moves `version` to the dead-letter queue, atomically with leaving the record's in-flight slot,
+   * with every attempt's error. Returns true when newer work waits (the same job goes on).
+   */
+  async deadLetter(ref: RecordRef, claimed: Pick<Claimed, 'version' | 'action' | 'payload'>, error: Record<string, unknown>, context: { configVersion: string; jobId: string }): Promise<boolean> {
+    const id = deadLetterId(ref, claimed.version);
+    const entry = { connector: ref.connector, tenant: ref.tenant, object: ref.object, recordId: ref.recordId, version: claimed.version, action: claimed.action, configVersion: context.configVersion, jobId: context.jobId, error };
+    return (await script.run(this.#client, this.#keys(ref), ['dead', claimed.version, JSON.stringify(error), id, JSON.stringify(entry), JSON.stringify(claimed.payload ?? null), ''])) === 1;
+  }
+
+  /**
+   * The record's job is gone (BullMQ failed it: its processor crashed again and again). Whatever
+   * version was in flight goes to the dead-letter queue; returns the sequence of a new job to
+   * queue when newer work waits, else 0.
+   */
+  async deadLetterOrphan(ref: RecordRef, error: Record<string, unknown>, context: { configVersion: string; jobId: string }): Promise<number> {
+    const current = await this.status(ref);
+    if (!current || current.inFlightVersion === null) return 0;
+    const version = current.inFlightVersion;
+    const id = deadLetterId(ref, version);
+    const payload = await this.#client.get(`${recordKey(this.prefix, ref)}:p`);
+    const entry = { connector: ref.connector, tenant: ref.tenant, object: ref.object, recordId: ref.recordId, version, action: current.latestAction ?? 'upsert', configVersion: context.configVersion, jobId: context.jobId, error };
+    const result = Number(await script.run(this.#client, this.#keys(ref), ['dead', version, JSON.stringify(error), id, JSON.stringify(entry), payload ?? 'null', '1']));
+    return result > 0 ? result : 0;
+  }
+
+  /** Sends a dead letter again through today's pipeline, or marks it superseded when its record moved on. */
+  async replay(connector: string, id: string): Promise<{ result: 'replayed'; seq: number; ref: RecordRef } | { result: 'superseded' | 'skipped'; reason?: string }> {
+    const parsed = parseDeadLetterId(id);
+    if (!parsed) return { result: 'skipped', reason: 'not a dead-letter id' };
+    const ref: RecordRef = { connector, tenant: parsed.tenant, object: parsed.object, recordId: parsed.recordId };
+    const reply = (await script.run(this.#client, this.#keys(ref), ['replay', id, parsed.version])) as [string, string | number];
+    if (reply[0] === 'replayed') return { result: 'replayed', seq: Number(reply[1]), ref };
+    if (reply[0] === 'superseded') return { result: 'superseded' };
+    return { result: 'skipped', reason: String(reply[1]) };
+  }
+
+  /** Drops one dead letter for good; the change stays counted as dead-lettered. */
+  async dropDeadLetter(connector: string, id: string): Promise<boolean> {
+    const parsed = parseDeadLetterId(id);
+    if (!parsed) return false;
+    const ref: RecordRef = { connector, tenant: parsed.tenant, object: parsed.object, recordId: parsed.recordId };
+    return (await script.run(this.#client, this.#keys(ref), ['drop', id])) === 1;
+  }
+
+  async getDeadLetter(connector: string, id: string): Promise<DeadLetter | undefined> {
+    const keys = deadLetterKeys(this.prefix, connector);
+    const [entry, state, payload] = await Promise.all([this.#client.hmGet(keys.entries, [id]), this.#client.hmGet(keys.states, [id]), this.#client.hmGet(keys.payloads, [id])]);
+    if (!entry[0]) return undefined;
+    return { ...toDeadLetter(id, entry[0], state[0]), payload: payload[0] ? JSON.parse(payload[0]) : null };
+  }
+
+  /** Dead letters by time, oldest first, filtered; `next` continues the listing. */
+  async deadLetters(connector: string, query: DeadLetterQuery): Promise<{ items: DeadLetter[]; next: string | null; total: number }> {
+    const keys = deadLetterKeys(this.prefix, connector);
+    let [minScore, afterId] = [query.from ?? 0, ''];
+    if (query.cursor) {
+      const [score, id] = Buffer.from(query.cursor, 'base64url').toString().split('\n');
+      minScore = Number(score);
+      afterId = id ?? '';
+    }
+    const items: DeadLetter[] = [];
+    const max = query.to ?? '+inf';
+    let next: string | null = null;
+    // Scan a bounded number of entries per call, so a rare filter cannot make one call unbounded.
+    for (let scanned = 0, offset = 0; scanned < query.limit * 20; ) {
+      const page = await this.#client.zRangeWithScores(keys.index, minScore, max, { BY: 'SCORE', LIMIT: { offset, count: 200 } });
+      if (page.length === 0) break;
+      offset += page.length;
+      const candidates = page.filter((p) => !(p.score === minScore && afterId !== '' && p.value <= afterId));
+      const ids = candidates.map((p) => p.value);
+      const [entries, states] = ids.length === 0 ? [[], []] : await Promise.all([this.#client.hmGet(keys.entries, ids), this.#client.hmGet(keys.states, ids)]);
+      for (let i = 0; i < ids.length; i += 1) {
+        scanned += 1;
+        const text = entries[i];
+        if (!text) continue;
+        const item = toDeadLetter(ids[i]!, text, states[i] ?? null);
+        if ((query.code === undefined || item.error.code === query.code) && (query.state === undefined || item.state === query.state)) items.push(item);
+        if (items.length === query.limit) {
+          next = Buffer.from(`${candidates[i]!.score}\n${ids[i]}`).toString('base64url');
+          break;
+        }
+      }
+      if (next !== null || page.length < 200) break;
+    }
+    return { items, next, total: await this.#client.zCard(keys.index) };
   }
 
   async status(ref: RecordRef): Promise<RecordStatus | undefined> {
@@ -161,6 +300,11 @@ export class RecordStore {
   async counters(connector: string): Promise<Counters> {
     const f = await this.#client.hGetAll(countersKey(this.prefix, connector));
     const n = (key: string) => Number(f[key] ?? 0);
-    return { accepted: n('accepted'), delivered: n('delivered'), superseded: n('superseded'), deadLettered: n('deadLettered'), retried: n('retried'), open: n('open') };
+    return { accepted: n('accepted'), delivered: n('delivered'), superseded: n('superseded'), deadLettered: n('deadLettered'), retried: n('retried'), open: n('open'), replayed: n('replayed') };
   }
+}
+
+function toDeadLetter(id: string, text: string, state: string | null | undefined): DeadLetter {
+  const entry = JSON.parse(text) as Omit<DeadLetter, 'id' | 'state' | 'at'> & { at: number };
+  return { id, state: state === 'superseded' ? 'superseded' : 'dead', ...entry, at: new Date(entry.at).toISOString() };
 }

@@ -1,7 +1,7 @@
 --[[
   Record state: the latest desired version of one record for one connector, what is in flight,
-  what was delivered, and the connector's accounting counters. Every transition is one call of
-  this script, so the record hash and the counters never disagree.
+  what was delivered, the record's dead letter, and the connector's accounting counters. Every
+  transition is one call of this script, so record, dead-letter queue and counters never disagree.
 
   Record hash fields:
     v     latest accepted version           a     its action (u = upsert, d = delete)
@@ -11,29 +11,45 @@
     j     sequence of the record's current job (job id suffix)
     dv    delivered version   da  its action  id  CRM id  dt  delivered at (ms)
     t0    when the latest version was accepted (ms)
+    dl    id of the record's dead letter while it is in the queue
 
-  Counters hash fields: accepted, delivered, superseded, deadLettered, retried, open.
-  Invariant: accepted = delivered + superseded + deadLettered + open.
+  Counters hash fields: accepted, delivered, superseded, deadLettered, retried, open, replayed.
+  Invariant: accepted = delivered + superseded + deadLettered + open. A replayed dead letter moves
+  from deadLettered back to open; a dead letter whose record later delivers a newer version moves
+  from deadLettered to superseded.
 
-  KEYS[1] record hash
-  KEYS[2] counters hash
-  KEYS[3] dead-letter index (zset: entry id by time)   KEYS[4] dead-letter entries (hash: id -> JSON)
+  Dead letters: an entry id is `<tenant>|<object>|<recordId>|<version>` (URI-encoded parts); the
+  index orders entries by time; `state` is dead or superseded; the payload is kept apart so a
+  replay sends exactly what was accepted.
+
+  KEYS[1] record hash                 KEYS[2] counters hash
+  KEYS[3] dead-letter index (zset: id by time)      KEYS[4] dead-letter entries (hash: id -> JSON)
   KEYS[5] the latest version's payload (string, JSON), kept only while work is owed
   KEYS[6] the record's last error (string, JSON)
-  Payload and error live outside the hash so that the hash keeps Redis's compact encoding
-  (values under 64 bytes): a delivered record costs well under 200 bytes.
-  ARGV[1] operation: ingest | claim | complete | retry | dead
+  KEYS[7] the attempts of the version in flight (list of error JSON, the last 20)
+  KEYS[8] dead-letter states (hash: id -> dead | superseded)
+  KEYS[9] dead-letter payloads (hash: id -> payload JSON)
+  Payload, errors and attempts live outside the record hash so that the hash keeps Redis's compact
+  encoding (values under 64 bytes): a delivered record costs well under 200 bytes.
+
+  ARGV[1] operation:
   ingest:   ARGV[2] version ('' = assign from Redis time, microseconds), ARGV[3] action, ARGV[4] payload
             -> { status ('new' | 'stale'), version, job seq or 0 when no job is owed }
   claim:    ARGV[2] job seq
-            -> { 'work', version, action, payload, crm id or '', attempts } | { 'idle' } | { 'stale-job' }
+            -> { 'work', version, action, payload, crm id or '', attempts, accepted at (ms) } | { 'idle' } | { 'stale-job' }
   complete: ARGV[2] version, ARGV[3] crm id ('' = keep), ARGV[4] action
             -> 1 when more work is pending (keep going), 0 when the job is done
   retry:    ARGV[2] version, ARGV[3] error JSON  -> attempts spent so far, or -1 when not in flight
-  dead:     ARGV[2] version, ARGV[3] error JSON, ARGV[4] entry id, ARGV[5] entry JSON (without time)
-            -> 1 when more work is pending, 0 when the job is done
+  dead:     ARGV[2] version ('' = whatever is in flight), ARGV[3] error JSON, ARGV[4] entry id,
+            ARGV[5] entry JSON (an object, without time and attempts), ARGV[6] payload JSON,
+            ARGV[7] '1' when the job is gone (a new job seq is returned when work remains)
+            -> 1 / 0 as complete, or the new job seq (ARGV[7] = '1'), or -1 when nothing was in flight
+  replay:   ARGV[2] entry id, ARGV[3] version of the entry
+            -> { 'replayed', job seq } | { 'superseded' } | { 'skipped', state or 'missing' }
+  drop:     ARGV[2] entry id -> 1 when dropped, 0 when missing
 ]]
-local rec, stats, payloadKey, errorKey = KEYS[1], KEYS[2], KEYS[5], KEYS[6]
+local rec, stats, dlqIndex, dlqEntries = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local payloadKey, errorKey, attemptsKey, dlqStates, dlqPayloads = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local op = ARGV[1]
 local rcall = redis.call
 
@@ -42,12 +58,33 @@ local function nowMs()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+local function owesWork()
+  return rcall('HGET', rec, 'pend') == '1' or rcall('HEXISTS', rec, 'c') == 1
+end
+
 -- Closes the record's job when nothing is owed, so the next change gets a fresh job id.
 local function finishOrContinue()
-  if rcall('HGET', rec, 'pend') == '1' or rcall('HEXISTS', rec, 'c') == 1 then return 1 end
+  if owesWork() then return 1 end
   rcall('HINCRBY', rec, 'j', 1)
   rcall('DEL', payloadKey)
   return 0
+end
+
+local function versionOfEntry(id)
+  return tonumber(string.match(id, '|(%d+)$'))
+end
+
+-- A dead letter whose record has since delivered (or accepted) a newer version is superseded.
+local function supersedeDeadLetter(newerVersion)
+  local id = rcall('HGET', rec, 'dl')
+  if not id then return end
+  local version = versionOfEntry(id)
+  if version and newerVersion > version and rcall('HGET', dlqStates, id) == 'dead' then
+    rcall('HSET', dlqStates, id, 'superseded')
+    rcall('HINCRBY', stats, 'deadLettered', -1)
+    rcall('HINCRBY', stats, 'superseded', 1)
+  end
+  rcall('HDEL', rec, 'dl')
 end
 
 if op == 'ingest' then
@@ -77,9 +114,7 @@ if op == 'ingest' then
     if rcall('HEXISTS', rec, 'j') == 0 then rcall('HSET', rec, 'j', 1) end
   end
   local seq = 0
-  if rcall('HGET', rec, 'pend') == '1' or rcall('HEXISTS', rec, 'c') == 1 then
-    seq = tonumber(rcall('HGET', rec, 'j'))
-  end
+  if owesWork() then seq = tonumber(rcall('HGET', rec, 'j')) end
   return { status, string.format('%d', version), seq }
 end
 
@@ -93,13 +128,14 @@ if op == 'claim' then
     end
     local f = rcall('HMGET', rec, 'v', 'a')
     rcall('HSET', rec, 'c', f[1], 'ca', f[2], 'att', 0, 'pend', 0)
+    rcall('DEL', attemptsKey)
   end
-  local f = rcall('HMGET', rec, 'c', 'ca', 'id', 'att')
+  local f = rcall('HMGET', rec, 'c', 'ca', 'id', 'att', 't0')
   if not f[1] then
     finishOrContinue()
     return { 'idle' }
   end
-  return { 'work', f[1], f[2], rcall('GET', payloadKey) or '', f[3] or '', f[4] or '0' }
+  return { 'work', f[1], f[2], rcall('GET', payloadKey) or '', f[3] or '', f[4] or '0', f[5] or '0' }
 end
 
 if op == 'complete' then
@@ -113,7 +149,8 @@ if op == 'complete' then
     rcall('HSET', rec, 'id', ARGV[3])
   end
   rcall('HDEL', rec, 'c', 'ca', 'att')
-  rcall('DEL', errorKey)
+  rcall('DEL', errorKey, attemptsKey)
+  supersedeDeadLetter(tonumber(ARGV[2]))
   return finishOrContinue()
 end
 
@@ -121,19 +158,81 @@ if op == 'retry' then
   if rcall('HGET', rec, 'c') ~= ARGV[2] then return -1 end
   rcall('HINCRBY', stats, 'retried', 1)
   rcall('SET', errorKey, ARGV[3])
+  rcall('RPUSH', attemptsKey, ARGV[3])
+  rcall('LTRIM', attemptsKey, -20, -1)
   return rcall('HINCRBY', rec, 'att', 1)
 end
 
 if op == 'dead' then
-  if rcall('HGET', rec, 'c') ~= ARGV[2] then return finishOrContinue() end
+  local inFlight = rcall('HGET', rec, 'c')
+  if not inFlight or (ARGV[2] ~= '' and inFlight ~= ARGV[2]) then
+    if ARGV[7] == '1' then return -1 end
+    return finishOrContinue()
+  end
   local now = nowMs()
+  local id = ARGV[4]
   rcall('HINCRBY', stats, 'deadLettered', 1)
   rcall('HINCRBY', stats, 'open', -1)
   rcall('SET', errorKey, ARGV[3])
+  rcall('RPUSH', attemptsKey, ARGV[3])
+  local attempts = rcall('LRANGE', attemptsKey, -20, -1)
+  rcall('DEL', attemptsKey)
   rcall('HDEL', rec, 'c', 'ca', 'att')
-  rcall('ZADD', KEYS[3], now, ARGV[4])
-  rcall('HSET', KEYS[4], ARGV[4], '{"at":' .. now .. ',' .. string.sub(ARGV[5], 2))
+  -- an older dead letter of this record is superseded by this newer one
+  supersedeDeadLetter(tonumber(inFlight))
+  rcall('ZADD', dlqIndex, now, id)
+  rcall('HSET', dlqEntries, id, '{"at":' .. now .. ',"attempts":[' .. table.concat(attempts, ',') .. '],' .. string.sub(ARGV[5], 2))
+  rcall('HSET', dlqStates, id, 'dead')
+  rcall('HSET', dlqPayloads, id, ARGV[6])
+  rcall('HSET', rec, 'dl', id)
+  if ARGV[7] == '1' then
+    if owesWork() then return rcall('HINCRBY', rec, 'j', 1) end
+    rcall('HINCRBY', rec, 'j', 1)
+    rcall('DEL', payloadKey)
+    return 0
+  end
   return finishOrContinue()
+end
+
+if op == 'replay' then
+  local id = ARGV[2]
+  local state = rcall('HGET', dlqStates, id)
+  if state ~= 'dead' then return { 'skipped', state or 'missing' } end
+  local version = tonumber(ARGV[3])
+  local latest = tonumber(rcall('HGET', rec, 'v'))
+  local delivered = tonumber(rcall('HGET', rec, 'dv'))
+  if (latest and latest > version) or (delivered and delivered >= version) or owesWork() then
+    rcall('HSET', dlqStates, id, 'superseded')
+    rcall('HINCRBY', stats, 'deadLettered', -1)
+    rcall('HINCRBY', stats, 'superseded', 1)
+    if rcall('HGET', rec, 'dl') == id then rcall('HDEL', rec, 'dl') end
+    return { 'superseded' }
+  end
+  -- The dead version is still the record's newest: it is owed again, through today's pipeline.
+  rcall('SET', payloadKey, rcall('HGET', dlqPayloads, id) or 'null')
+  rcall('HSET', rec, 'pend', 1)
+  if rcall('HEXISTS', rec, 'j') == 0 then rcall('HSET', rec, 'j', 1) end
+  rcall('HDEL', rec, 'dl')
+  rcall('DEL', errorKey)
+  rcall('HINCRBY', stats, 'deadLettered', -1)
+  rcall('HINCRBY', stats, 'open', 1)
+  rcall('HINCRBY', stats, 'replayed', 1)
+  rcall('ZREM', dlqIndex, id)
+  rcall('HDEL', dlqEntries, id)
+  rcall('HDEL', dlqStates, id)
+  rcall('HDEL', dlqPayloads, id)
+  return { 'replayed', tonumber(rcall('HGET', rec, 'j')) }
+end
+
+if op == 'drop' then
+  local id = ARGV[2]
+  if rcall('HEXISTS', dlqEntries, id) == 0 then return 0 end
+  rcall('ZREM', dlqIndex, id)
+  rcall('HDEL', dlqEntries, id)
+  rcall('HDEL', dlqStates, id)
+  rcall('HDEL', dlqPayloads, id)
+  if rcall('HGET', rec, 'dl') == id then rcall('HDEL', rec, 'dl') end
+  return 1
 end
 
 return redis.error_reply('unknown operation ' .. tostring(op))

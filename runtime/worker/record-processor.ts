@@ -2,6 +2,7 @@ import type { ConnectorRegistry } from '../connectors/registry.ts';
 import type { Outcome, Handler, TaskContext } from '../pipeline.ts';
 import type { ProcessResult, RecordJob } from '../queue/record-queue.ts';
 import type { RecordRef, RecordStore, Claimed } from '../records/record-store.ts';
+import type { RetryPolicy } from '../connectors/load-connector.ts';
 import { decideRetry } from './retry-policy.ts';
 
 /** How long a record waits when its connector has no loaded configuration. */
@@ -40,22 +41,25 @@ export function createRecordProcessor(connector: string, deps: { registry: Conne
     claimed: Claimed,
     outcome: Outcome,
     configVersion: string,
-    retryPolicy: Parameters<typeof decideRetry>[0],
+    retryPolicy: RetryPolicy,
     job: RecordJob,
   ): Promise<ProcessResult | 'continue'> {
+    const tooOld = Date.now() - claimed.acceptedAt > retryPolicy.maxAgeMs;
     switch (outcome.kind) {
       case 'delivered':
         return (await store.complete(ref, claimed.version, claimed.action, outcome.crmId)) ? 'continue' : { kind: 'done' };
       case 'wait':
-        return { kind: 'delay', ms: outcome.ms };
-      case 'rate-limited':
-        // The limit stage turns these into waits; reaching here means no limit stage ran.
-        return { kind: 'delay', ms: outcome.afterMs ?? 10_000 };
+      case 'rate-limited': {
+        if (tooOld) return expire(outcome.kind === 'wait' ? `waiting (${outcome.reason})` : 'throttled by the CRM');
+        // The limit stage turns CRM throttling into waits; reaching here means no limit stage ran.
+        return { kind: 'delay', ms: outcome.kind === 'wait' ? outcome.ms : (outcome.afterMs ?? 10_000) };
+      }
       case 'retry': {
         const error = errorOf(outcome);
         const spent = await store.retry(ref, claimed.version, error);
         if (spent < 0) return 'continue';
         const decision = decideRetry(retryPolicy, spent, outcome.afterMs);
+        if (decision.retry && tooOld) return expire(`retrying (${outcome.code})`);
         if (decision.retry) return { kind: 'delay', ms: decision.waitMs };
         return (await deadLetter(ref, claimed, { ...error, code: 'RECSYNC_ERR_ATTEMPTS_EXHAUSTED', lastCode: outcome.code, attempts: spent }, configVersion, job)) ? 'continue' : { kind: 'done' };
       }
@@ -65,22 +69,15 @@ export function createRecordProcessor(connector: string, deps: { registry: Conne
         // The send stage refreshes and resends once; a refusal that reaches here is final.
         return (await deadLetter(ref, claimed, errorOf({ kind: 'fatal', code: 'RECSYNC_ERR_CRM_AUTH', message: outcome.message, ...(outcome.status === undefined ? {} : { status: outcome.status }) }), configVersion, job)) ? 'continue' : { kind: 'done' };
     }
+
+    async function expire(while_: string): Promise<ProcessResult | 'continue'> {
+      const message = `not delivered within retry.maxAge (${retryPolicy.maxAgeMs} ms) of being accepted; it was ${while_}`;
+      return (await deadLetter(ref, claimed, { code: 'RECSYNC_ERR_ATTEMPTS_EXHAUSTED', message, at: new Date().toISOString() }, configVersion, job)) ? 'continue' : { kind: 'done' };
+    }
   }
 
   function deadLetter(ref: RecordRef, claimed: Claimed, error: Record<string, unknown>, configVersion: string, job: RecordJob): Promise<boolean> {
-    const entryId = `${encodeURIComponent(ref.tenant)}|${encodeURIComponent(ref.object)}|${encodeURIComponent(ref.recordId)}|${claimed.version}`;
-    return store.deadLetter(ref, claimed.version, error, entryId, {
-      connector: ref.connector,
-      tenant: ref.tenant,
-      object: ref.object,
-      recordId: ref.recordId,
-      version: claimed.version,
-      action: claimed.action,
-      payload: claimed.payload,
-      configVersion,
-      jobId: job.id,
-      error,
-    });
+    return store.deadLetter(ref, claimed, error, { configVersion, jobId: job.id });
   }
 }
 

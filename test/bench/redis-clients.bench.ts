@@ -63,7 +63,8 @@ async function scriptRound(kind: Kind, round: number): Promise<number> {
       hGetAll: (key: string) => client.hgetall(key),
       get: (key: string) => client.get(key),
     };
-    return { store: new RecordStore(adapter, `b${round}`), close: () => client.quit() };
+    // Only the calls ingest makes are adapted.
+    return { store: new RecordStore(adapter as unknown as ConstructorParameters<typeof RecordStore>[0], `b${round}`), close: () => client.quit() };
   })();
   const started = performance.now();
   const inFlight = 200;
