@@ -17,7 +17,7 @@ import { Ingest } from './ingest.ts';
 import { createRateLimiter, type RateLimiter } from './limiter/rate-limiter.ts';
 import { buildPipeline } from './pipeline.ts';
 import { QueueSystem } from './queue/record-queue.ts';
-import { RecordStore } from './records/record-store.ts';
+import { jobIdOf, RecordStore } from './records/record-store.ts';
 import type { Services } from './services.ts';
 import { createRecordProcessor } from './worker/record-processor.ts';
 
@@ -96,6 +96,12 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
         connector.name,
         { concurrency: connector.concurrency, lockDurationMs: Math.max(30_000, connector.timeoutMs * 3) },
         createRecordProcessor(connector.name, { registry, store, pipeline }),
+        async (job, error) => {
+          const ref = { connector: connector.name, tenant: job.data.tenant, object: job.data.object, recordId: job.data.recordId };
+          const message = `the record's job failed for good after ${job.attemptsStarted} starts: ${error.message}`;
+          const seq = await store.deadLetterOrphan(ref, { code: 'RECSYNC_ERR_INTERNAL', message, at: new Date().toISOString() }, { configVersion: registry.get(connector.name)?.version ?? 'unknown', jobId: job.id });
+          if (seq > 0) await queues.enqueue(connector.name, [{ id: jobIdOf(ref, seq), data: { tenant: ref.tenant, object: ref.object, recordId: ref.recordId, seq } }]);
+        },
       );
     }
   }

@@ -94,7 +94,7 @@ describe('HubSpot connector against the sandbox', () => {
     const cases: Array<[Record<string, unknown>, (o: Awaited<ReturnType<typeof hubspot.upsert>>) => void]> = [
       [{ status: 503 }, (o) => assert.equal(o.kind, 'retry')],
       [{ status: 423 }, (o) => assert.deepEqual(o.kind === 'retry' && [o.status, o.afterMs], [423, 2000])],
-      [{ status: 477, headers: { 'Retry-After': '3' } }, (o) => assert.deepEqual(o.kind === 'retry' && [o.status, o.afterMs], [477, 3000])],
+      [{ status: 477, headers: { 'Retry-After': '3' } }, (o) => assert.deepEqual(o.kind === 'rate-limited' && [o.status, o.afterMs], [477, 3000])],
       [{ status: 401 }, (o) => assert.equal(o.kind === 'fatal' && o.code, 'RECSYNC_ERR_CRM_AUTH')],
     ];
     for (const [fault, check] of cases) {

@@ -19,6 +19,7 @@ describe('outcomeFromStatus', () => {
   const response = (status: number, headers: Record<string, string> = {}) => ({ status, headers, body: undefined });
   it('2xx delivered', () => assert.deepEqual(outcomeFromStatus(response(204), 'm', 'id-1'), { kind: 'delivered', crmId: 'id-1' }));
   it('429 rate-limited with Retry-After', () => assert.deepEqual(outcomeFromStatus(response(429, { 'retry-after': '5' }), 'm'), { kind: 'rate-limited', message: 'm', status: 429, afterMs: 5000 }));
+  it('503 with Retry-After holds the account back', () => assert.deepEqual(outcomeFromStatus(response(503, { 'retry-after': '2' }), 'm'), { kind: 'rate-limited', message: 'm', status: 503, afterMs: 2000 }));
   it('5xx, 408 and 425 retry', () => {
     for (const status of [500, 502, 503, 504, 408, 425]) assert.equal(outcomeFromStatus(response(status), 'm').kind, 'retry', String(status));
   });

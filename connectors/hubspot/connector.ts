@@ -72,8 +72,9 @@ export function readError(response: HttpResponse, now: number = Date.now()): Out
       // The record or account lock is held for about 2 s.
       return retry('RECSYNC_ERR_CRM_RETRYABLE', message, { status, afterMs: 2_000 });
     case 477: {
+      // Migration in progress: the whole portal is unavailable for as long as Retry-After says.
       const afterMs = retryAfterMs(response.headers['retry-after'], now);
-      return retry('RECSYNC_ERR_CRM_RETRYABLE', message, afterMs === undefined ? { status } : { status, afterMs });
+      return afterMs === undefined ? retry('RECSYNC_ERR_CRM_RETRYABLE', message, { status }) : rateLimited(message, { status, afterMs });
     }
     case 401:
       // An expired OAuth token is worth one refresh; a wrong token is not.

@@ -6,6 +6,7 @@
  *             [--per-ten-seconds N] [--daily N] [--latency MS] [--token T ...]
  */
 import { parseArgs } from 'node:util';
+import { intFlag as int, runStandalone } from '../../runtime/sdk/sandbox-kit/index.ts';
 import { startSandbox } from './sandbox/server.ts';
 import type { HubSpotSandboxOptions } from './sandbox/types.ts';
 
@@ -31,11 +32,6 @@ export function optionsFromArgs(args: string[]): HubSpotSandboxOptions {
     },
     strict: true,
   });
-  const int = (name: string, raw: string | undefined): number | undefined => {
-    if (raw === undefined) return undefined;
-    if (!/^\d+$/.test(raw)) throw new TypeError(`--${name} needs a whole number, got ${raw}`);
-    return Number(raw);
-  };
   const options: HubSpotSandboxOptions = {};
   const port = int('port', values.port);
   if (port !== undefined) options.port = port;
@@ -52,28 +48,4 @@ export function optionsFromArgs(args: string[]): HubSpotSandboxOptions {
   return options;
 }
 
-async function main(): Promise<void> {
-  let options: HubSpotSandboxOptions;
-  try {
-    options = optionsFromArgs(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  const sandbox = await startSandbox(options);
-  process.stdout.write(`HubSpot sandbox listening\nHUBSPOT_BASE_URL=${sandbox.url}\nHUBSPOT_TOKEN=${sandbox.token}\n`);
-  const stop = (): void => {
-    sandbox.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        process.stderr.write(`error while closing: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
-
-if (import.meta.main) await main();
+if (import.meta.main) await runStandalone('HubSpot sandbox', optionsFromArgs, startSandbox);

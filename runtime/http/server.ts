@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance } from 
 import { errorCatalogue, isRecsyncError, RecsyncError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { connectorRoutes } from './routes/connectors.ts';
+import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { healthRoutes } from './routes/health.ts';
 import { recordRoutes } from './routes/records.ts';
 import { taskRoutes } from './routes/tasks.ts';
@@ -40,6 +41,7 @@ export function buildServer(services: Services, options: ServerOptions): Fastify
   void app.register(taskRoutes, { services });
   void app.register(recordRoutes, { services });
   void app.register(connectorRoutes, { services });
+  void app.register(deadLetterRoutes, { services });
   return app;
 }
 

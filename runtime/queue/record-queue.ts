@@ -82,7 +82,12 @@ export class QueueSystem {
     await this.queue(connector).addBulk(jobs.map((job) => ({ name: 'reconcile', data: job.data, opts: { ...jobOptions, jobId: job.id } })));
   }
 
-  startWorker(connector: string, settings: WorkerSettings, processor: (job: RecordJob) => Promise<ProcessResult>): void {
+  /**
+   * Runs `processor` for the connector's jobs. `onGiveUp` is called when BullMQ fails a job for
+   * good (its processor threw on every attempt, or the job stalled more often than allowed, e.g.
+   * a poison record that crashes the process): the record must not be left owing work with no job.
+   */
+  startWorker(connector: string, settings: WorkerSettings, processor: (job: RecordJob) => Promise<ProcessResult>, onGiveUp?: (job: RecordJob, error: Error) => Promise<void>): void {
     if (this.#workers.has(connector)) return;
     const worker = new Worker<RecordJobData>(
       queueName(connector),
@@ -102,6 +107,13 @@ export class QueueSystem {
       },
     );
     worker.on('error', () => {}); // reconnects by itself; failures are visible on jobs and readiness
+    worker.on('failed', (job, error) => {
+      // 'failed' fires after every failed attempt; finishedOn marks the last one.
+      if (!job?.finishedOn || !onGiveUp) return;
+      onGiveUp({ id: job.id!, data: job.data, attemptsStarted: job.attemptsStarted }, error).catch(() => {
+        // Left in BullMQ's failed set (kept 7 days) with the record still owing work.
+      });
+    });
     this.#workers.set(connector, worker);
   }
 

@@ -8,9 +8,9 @@
 export type Outcome =
   /** The CRM holds this version. `crmId` is the CRM's id of the object (omit it for deletes). */
   | { kind: 'delivered'; crmId?: string; created?: boolean }
-  /** A transient failure: retried with the manifest's backoff (at least `afterMs` later when given). Spends an attempt. */
+  /** A transient failure of this record: retried with the manifest's backoff (at least `afterMs` later when given). Spends an attempt. */
   | { kind: 'retry'; code: CrmErrorCode; message: string; status?: number; afterMs?: number }
-  /** The CRM said to slow down: the account's shared rate budget is pushed back; spends no attempt. */
+  /** The CRM said to slow down (or to come back later): the account's shared rate budget is pushed back by `afterMs` for every instance; spends no attempt. */
   | { kind: 'rate-limited'; message: string; status?: number; afterMs?: number }
   /** Retrying cannot help: the record goes to the dead-letter queue with this reason. */
   | { kind: 'fatal'; code: CrmErrorCode; message: string; status?: number }
@@ -119,14 +119,16 @@ export function retryAfterMs(value: string | undefined, now: number = Date.now()
 
 /**
  * The default reading of an HTTP answer that a connector does not treat specially: 2xx delivered,
- * 408/425/5xx retry, 429 rate-limited (Retry-After honoured), 401/403 auth, other 4xx rejected.
+ * 408/425/5xx retry, 429 (and 503 with Retry-After) rate-limited for the whole account with the
+ * Retry-After honoured, 401/403 auth, other 4xx rejected.
  */
 export function outcomeFromStatus(response: HttpResponse, message: string, crmId?: string): Outcome {
   const { status } = response;
   const afterMs = retryAfterMs(response.headers['retry-after']);
   const extra = afterMs === undefined ? { status } : { status, afterMs };
   if (status >= 200 && status < 300) return delivered(crmId);
-  if (status === 429) return rateLimited(message, extra);
+  // A 429, or a 503 that says when to come back, speaks for the whole account: hold it back.
+  if (status === 429 || (status === 503 && afterMs !== undefined)) return rateLimited(message, extra);
   if (status === 408 || status === 425 || status >= 500) return retry('RECSYNC_ERR_CRM_RETRYABLE', message, extra);
   if (status === 401 || status === 403) return fatal('RECSYNC_ERR_CRM_AUTH', message, status);
   return fatal('RECSYNC_ERR_CRM_REJECTED', message, status);

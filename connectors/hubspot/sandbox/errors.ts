@@ -1,14 +1,8 @@
+import type { ApiResult } from '../../../runtime/sdk/sandbox-kit/index.ts';
 import type { ObjectType, RateLimitPolicy } from './types.ts';
 
-/** What an operation answers, before the HTTP layer adds rate-limit and correlation headers. */
-export interface ApiResult {
-  status: number;
-  /** JSON body; undefined means an empty body (204). */
-  body?: unknown;
-  /** A non-JSON body (the HTML pages HubSpot's CDN answers 52x with). */
-  text?: { contentType: string; content: string };
-  headers?: Record<string, string>;
-}
+/** What an operation answers, before the HTTP layer adds rate-limit and correlation headers (the kit's shape). */
+export type { ApiResult } from '../../../runtime/sdk/sandbox-kit/index.ts';
 
 /** Context values are arrays of strings, as in HubSpot's `Error.context`. */
 export type ErrorContext = Record<string, string[]>;

@@ -1,4 +1,5 @@
 /** Public types of the HubSpot sandbox. `connectors/hubspot/sandbox.ts` re-exports all of them. */
+import type { FaultSpec, LoggedRequest } from '../../../runtime/sdk/sandbox-kit/index.ts';
 
 export type ObjectType = 'contacts' | 'companies';
 
@@ -82,46 +83,8 @@ export interface SandboxStats {
   faulted: number;
 }
 
-export type FaultKind = 'status' | 'delay' | 'hang' | 'drop' | 'headers';
-
-/** One API request, logged when it ends (answered, dropped, or abandoned by the client). */
-export interface LoggedRequest {
-  /** Arrival time by the sandbox clock, in ms. */
-  at: number;
-  method: string;
-  path: string;
-  query: Record<string, string | string[]>;
-  /** Request headers; the bearer token is shortened. */
-  headers: Record<string, string>;
-  /** HTTP status sent; 0 when no response was sent (dropped, hung, or the client gave up first). */
-  status: number;
-  correlationId: string;
-  /** Real time from arrival to response (or to giving up), in ms. */
-  durationMs: number;
-  fault?: FaultKind;
-  body?: unknown;
-  responseBody?: unknown;
-}
-
-export interface FaultSpec {
-  match?: { method?: string; pathPrefix?: string };
-  /** How many matching requests this fault applies to; default 1; Infinity allowed (over HTTP: null or "Infinity"). */
-  times?: number;
-  /** Answer with this status instead of processing normally. */
-  status?: number;
-  /** Headers added to the answer (the fault answer, or the normal answer when no status is given). */
-  headers?: Record<string, string>;
-  /** Body of the fault answer; defaults to a HubSpot-shaped body for the status. */
-  body?: unknown;
-  /** Wait this many real ms before answering (or before dropping). */
-  delayMs?: number;
-  /** Never answer; the request ends when the client gives up or the sandbox closes. */
-  hang?: boolean;
-  /** Destroy the socket without answering. */
-  drop?: boolean;
-  /** With status/delay/hang/drop: perform the write as soon as the request arrives ('timed out, but it landed'). */
-  apply?: boolean;
-}
+/** Faults and the request log come from the sandbox kit; their shapes are shared by every sandbox. */
+export type { FaultKind, FaultSpec, LoggedRequest } from '../../../runtime/sdk/sandbox-kit/index.ts';
 
 export interface HubSpotSandbox {
   /** e.g. http://127.0.0.1:41234 */

@@ -38,14 +38,14 @@ export function bearer(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
-/** Request headers for the log: the bearer token is cut to its first four characters. */
+/** Request headers for the log: a Bearer token or Basic credentials are cut to their first four characters. */
 export function loggedHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const text = Array.isArray(value) ? value.join(', ') : value;
     // Keep enough of the token to tell tokens apart in a log, not enough to reuse it.
-    out[name] = name === 'authorization' ? text.replace(/^(Bearer\s+)(\S{0,4})\S*/i, '$1$2…') : text;
+    out[name] = name === 'authorization' ? text.replace(/^((?:Bearer|Basic)\s+)(\S{0,4})\S*/i, '$1$2…') : text;
   }
   return out;
 }

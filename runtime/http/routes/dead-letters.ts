@@ -1,0 +1,95 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { replayDeadLetters } from '../../dead-letters.ts';
+import { RecsyncError } from '../../errors.ts';
+import type { DeadLetterQuery } from '../../records/record-store.ts';
+import type { Services } from '../../services.ts';
+
+const timeSchema = { type: 'string', format: 'date-time' } as const;
+
+/** The dead-letter queue of a connector: list, show, replay, drop. */
+export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+  const known = (name: string) => {
+    if (!services.registry.slot(name)) throw new RecsyncError('RECSYNC_ERR_UNKNOWN_CONNECTOR', `unknown connector "${name}"`, [{ field: 'name', message: 'not loaded' }]);
+  };
+
+  app.get<{ Params: { name: string }; Querystring: { from?: string; to?: string; code?: string; state?: 'dead' | 'superseded'; limit?: number; cursor?: string } }>(
+    '/v1/connectors/:name/dlq',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            from: timeSchema,
+            to: timeSchema,
+            code: { type: 'string', pattern: '^RECSYNC_ERR_[A-Z_]+$' },
+            state: { enum: ['dead', 'superseded'] },
+            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            cursor: { type: 'string', maxLength: 2000 },
+          },
+        },
+      },
+    },
+    async (request) => {
+      known(request.params.name);
+      const { from, to, code, state, limit, cursor } = request.query;
+      const query: DeadLetterQuery = { limit: limit ?? 50 };
+      if (from !== undefined) query.from = Date.parse(from);
+      if (to !== undefined) query.to = Date.parse(to);
+      if (code !== undefined) query.code = code;
+      if (state !== undefined) query.state = state;
+      if (cursor !== undefined) query.cursor = cursor;
+      return services.store.deadLetters(request.params.name, query);
+    },
+  );
+
+  app.get<{ Params: { name: string; id: string } }>('/v1/connectors/:name/dlq/:id', async (request) => {
+    known(request.params.name);
+    const entry = await services.store.getDeadLetter(request.params.name, request.params.id);
+    if (!entry) throw new RecsyncError('RECSYNC_ERR_NOT_FOUND', `no dead letter ${request.params.id} for connector ${request.params.name}`);
+    return entry;
+  });
+
+  app.post<{ Params: { name: string }; Body: { ids?: string[]; from?: string; to?: string; all?: boolean } }>(
+    '/v1/connectors/:name/dlq/replay',
+    {
+      bodyLimit: 256 * 1024,
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: {
+            ids: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 1000 } },
+            from: timeSchema,
+            to: timeSchema,
+            all: { const: true },
+          },
+        },
+      },
+    },
+    async (request) => {
+      known(request.params.name);
+      const { ids, from, to, all } = request.body;
+      if (ids === undefined && from === undefined && to === undefined && all !== true) {
+        throw new RecsyncError('RECSYNC_ERR_VALIDATION', 'say what to replay: ids, a time range (from/to), or all: true', [{ field: 'body', message: 'needs ids, from/to or all' }]);
+      }
+      const selection: Parameters<typeof replayDeadLetters>[3] = {};
+      if (ids !== undefined) selection.ids = ids;
+      if (from !== undefined) selection.from = Date.parse(from);
+      if (to !== undefined) selection.to = Date.parse(to);
+      const report = await replayDeadLetters(services.store, services.queues, request.params.name, selection);
+      request.log.info({ connector: request.params.name, replayed: report.replayed, superseded: report.superseded, skipped: report.skipped }, 'dead letters replayed');
+      return report;
+    },
+  );
+
+  app.delete<{ Params: { name: string; id: string } }>('/v1/connectors/:name/dlq/:id', async (request, reply) => {
+    known(request.params.name);
+    if (!(await services.store.dropDeadLetter(request.params.name, request.params.id))) {
+      throw new RecsyncError('RECSYNC_ERR_NOT_FOUND', `no dead letter ${request.params.id} for connector ${request.params.name}`);
+    }
+    request.log.warn({ connector: request.params.name, id: request.params.id }, 'dead letter dropped');
+    return reply.status(204).send();
+  });
+};
