@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createClient } from 'redis';
+import { Redis } from 'ioredis';
 import { limit, withSafetyMargin } from '../plugins/limit.ts';
 import { breaker } from '../plugins/breaker.ts';
 import { send } from '../plugins/send.ts';
@@ -36,6 +36,10 @@ export interface RecsyncOptions {
   bodyLimit?: number;
   logger?: boolean | { level: string };
   env?: Readonly<Record<string, string | undefined>>;
+  /** BullMQ's lock and stalled-check timings; defaults: lock max(30 s, 3 × the connector timeout), check every 30 s. */
+  worker?: { lockDurationMs?: number; stalledIntervalMs?: number };
+  /** How long close() waits for jobs in progress before cutting connections (default 10 s). */
+  shutdownGraceMs?: number;
 }
 
 export interface Recsync {
@@ -53,8 +57,8 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
   const prefix = options.prefix ?? 'rs';
   const registry = await ConnectorRegistry.load(options.connectorsDir ?? defaultConnectorsDir, options.env ?? process.env);
   // Fail fast: an API caller gets an error while Redis is away, instead of a write parked in memory.
-  const redis = createClient({ url: options.redisUrl, disableOfflineQueue: true });
-  redis.on('error', () => {});
+  const redis = new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => {}); // reconnects by itself; /readyz and failed calls show the outage
   await redis.connect();
 
   const store = new RecordStore(redis, prefix);
@@ -94,7 +98,11 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     for (const connector of registry.ready()) {
       queues.startWorker(
         connector.name,
-        { concurrency: connector.concurrency, lockDurationMs: Math.max(30_000, connector.timeoutMs * 3) },
+        {
+          concurrency: connector.concurrency,
+          lockDurationMs: options.worker?.lockDurationMs ?? Math.max(30_000, connector.timeoutMs * 3),
+          ...(options.worker?.stalledIntervalMs === undefined ? {} : { stalledIntervalMs: options.worker.stalledIntervalMs }),
+        },
         createRecordProcessor(connector.name, { registry, store, pipeline }),
         async (job, error) => {
           const ref = { connector: connector.name, tenant: job.data.tenant, object: job.data.object, recordId: job.data.recordId };
@@ -119,10 +127,10 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     url,
     async close() {
       await server?.close();
-      await queues.close();
+      await queues.close(options.shutdownGraceMs);
       breakers.shutdown();
       await Promise.all([...sessions.values()].map((session) => session.http.close()));
-      await redis.close();
+      await redis.quit().catch(() => redis.disconnect());
     },
   };
 }

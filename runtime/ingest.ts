@@ -82,7 +82,7 @@ export class Ingest {
     const results: AcceptedTask[] = [];
     const jobs = new Map<string, Map<string, { id: string; data: RecordJobData }>>();
     try {
-      // Record writes run concurrently: node-redis pipelines them into few round trips.
+      // Record writes run concurrently: ioredis writes them back to back on one connection.
       const written = await Promise.all(
         tasks.map(async (task) => {
           const ref = { connector: task.connector, tenant: task.tenant ?? defaultTenant, object: task.object, recordId: task.recordId };

@@ -255,7 +255,7 @@ describe('record store (record.lua on a real Redis)', () => {
     await store.complete(r, 1, 'upsert', '123456789');
     const key = `rs:{${connector}}:r:acme:contact:r10`;
     assert.equal(await client.exists(`${key}:p`), 0, 'the payload is dropped once delivered');
-    const bytes = await client.memoryUsage(key);
+    const bytes = (await client.call('MEMORY', 'USAGE', key)) as number | null;
     assert.ok(bytes !== null && bytes <= 200, `record uses ${bytes} bytes`);
   });
 });

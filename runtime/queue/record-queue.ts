@@ -1,5 +1,5 @@
-import { DelayedError, Queue, Worker, createNodeRedisClient, type Job } from 'bullmq';
-import { createClient } from 'redis';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
 
 /**
  * The only module that imports BullMQ. One queue per connector, named `{<connector>}` so that its
@@ -28,6 +28,8 @@ export interface WorkerSettings {
   concurrency: number;
   /** Must outlive the longest processing step (a CRM request at its timeout). */
   lockDurationMs: number;
+  /** How often BullMQ looks for jobs whose worker died (default 30 s); recovery takes up to lock + 2 × this. */
+  stalledIntervalMs?: number;
 }
 
 export interface QueueSystemOptions {
@@ -51,17 +53,16 @@ export class QueueSystem {
   readonly #queues = new Map<string, Queue>();
   readonly #workers = new Map<string, Worker>();
   /** Connections we hand to BullMQ: it treats them as shared and leaves closing them to us. */
-  readonly #connections: ReturnType<typeof createNodeRedisClient>[] = [];
+  readonly #connections: Redis[] = [];
 
   constructor(options: QueueSystemOptions) {
     this.#options = options;
   }
 
-  #connection() {
-    const client = createClient({ url: this.#options.redisUrl });
-    client.on('error', () => {}); // node-redis reconnects by itself
-    const connection = createNodeRedisClient(client);
-    connection.on('error', () => {});
+  #connection(): Redis {
+    // BullMQ's requirement: never give up on a command while reconnecting.
+    const connection = new Redis(this.#options.redisUrl, { maxRetriesPerRequest: null });
+    connection.on('error', () => {}); // ioredis reconnects by itself; calls that need Redis fail visibly
     this.#connections.push(connection);
     return connection;
   }
@@ -103,6 +104,7 @@ export class QueueSystem {
         prefix: this.#options.prefix,
         concurrency: settings.concurrency,
         lockDuration: settings.lockDurationMs,
+        ...(settings.stalledIntervalMs === undefined ? {} : { stalledInterval: settings.stalledIntervalMs }),
         maxStalledCount: 3,
       },
     );

@@ -52,12 +52,13 @@ export interface Counters {
   replayed: number;
 }
 
+/** The ioredis calls the store makes besides its script. */
 export interface StoreClient extends ScriptClient {
-  hGetAll(key: string): Promise<Record<string, string>>;
+  hgetall(key: string): Promise<Record<string, string>>;
   get(key: string): Promise<string | null>;
-  hmGet(key: string, fields: string[]): Promise<(string | null)[]>;
-  zRangeWithScores(key: string, min: number | string, max: number | string, options: { BY: 'SCORE'; LIMIT: { offset: number; count: number } }): Promise<Array<{ value: string; score: number }>>;
-  zCard(key: string): Promise<number>;
+  hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
+  zrangebyscore(key: string, min: number | string, max: number | string, withScores: 'WITHSCORES', limit: 'LIMIT', offset: number, count: number): Promise<string[]>;
+  zcard(key: string): Promise<number>;
 }
 
 const actions = { upsert: 'u', delete: 'd' } as const;
@@ -236,7 +237,7 @@ export class RecordStore {
 
   async getDeadLetter(connector: string, id: string): Promise<DeadLetter | undefined> {
     const keys = deadLetterKeys(this.prefix, connector);
-    const [entry, state, payload] = await Promise.all([this.#client.hmGet(keys.entries, [id]), this.#client.hmGet(keys.states, [id]), this.#client.hmGet(keys.payloads, [id])]);
+    const [entry, state, payload] = await Promise.all([this.#client.hmget(keys.entries, id), this.#client.hmget(keys.states, id), this.#client.hmget(keys.payloads, id)]);
     if (!entry[0]) return undefined;
     return { ...toDeadLetter(id, entry[0], state[0]), payload: payload[0] ? JSON.parse(payload[0]) : null };
   }
@@ -255,12 +256,14 @@ export class RecordStore {
     let next: string | null = null;
     // Scan a bounded number of entries per call, so a rare filter cannot make one call unbounded.
     for (let scanned = 0, offset = 0; scanned < query.limit * 20; ) {
-      const page = await this.#client.zRangeWithScores(keys.index, minScore, max, { BY: 'SCORE', LIMIT: { offset, count: 200 } });
+      const flat = await this.#client.zrangebyscore(keys.index, minScore, max, 'WITHSCORES', 'LIMIT', offset, 200);
+      const page: Array<{ value: string; score: number }> = [];
+      for (let i = 0; i < flat.length; i += 2) page.push({ value: flat[i]!, score: Number(flat[i + 1]) });
       if (page.length === 0) break;
       offset += page.length;
       const candidates = page.filter((p) => !(p.score === minScore && afterId !== '' && p.value <= afterId));
       const ids = candidates.map((p) => p.value);
-      const [entries, states] = ids.length === 0 ? [[], []] : await Promise.all([this.#client.hmGet(keys.entries, ids), this.#client.hmGet(keys.states, ids)]);
+      const [entries, states] = ids.length === 0 ? [[], []] : await Promise.all([this.#client.hmget(keys.entries, ...ids), this.#client.hmget(keys.states, ...ids)]);
       for (let i = 0; i < ids.length; i += 1) {
         scanned += 1;
         const text = entries[i];
@@ -274,12 +277,12 @@ export class RecordStore {
       }
       if (next !== null || page.length < 200) break;
     }
-    return { items, next, total: await this.#client.zCard(keys.index) };
+    return { items, next, total: await this.#client.zcard(keys.index) };
   }
 
   async status(ref: RecordRef): Promise<RecordStatus | undefined> {
     const key = recordKey(this.prefix, ref);
-    const [f, error] = await Promise.all([this.#client.hGetAll(key), this.#client.get(`${key}:e`)]);
+    const [f, error] = await Promise.all([this.#client.hgetall(key), this.#client.get(`${key}:e`)]);
     if (Object.keys(f).length === 0) return undefined;
     const num = (value: string | undefined) => (value === undefined ? null : Number(value));
     return {
@@ -298,7 +301,7 @@ export class RecordStore {
   }
 
   async counters(connector: string): Promise<Counters> {
-    const f = await this.#client.hGetAll(countersKey(this.prefix, connector));
+    const f = await this.#client.hgetall(countersKey(this.prefix, connector));
     const n = (key: string) => Number(f[key] ?? 0);
     return { accepted: n('accepted'), delivered: n('delivered'), superseded: n('superseded'), deadLettered: n('deadLettered'), retried: n('retried'), open: n('open'), replayed: n('replayed') };
   }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-/** The subset of a node-redis client (or cluster) that scripts need. */
+/** The subset of an ioredis client (or cluster) that scripts need. */
 export interface ScriptClient {
-  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  evalsha(sha: string, numberOfKeys: number, ...keysAndArguments: string[]): Promise<unknown>;
+  eval(script: string, numberOfKeys: number, ...keysAndArguments: string[]): Promise<unknown>;
 }
 
 /**
@@ -28,12 +28,13 @@ export class LuaScript {
   }
 
   async run(client: ScriptClient, keys: string[], args: (string | number)[]): Promise<unknown> {
-    const options = { keys, arguments: args.map(String) };
+    const keysAndArguments = [...keys, ...args.map(String)];
     try {
-      return await client.evalSha(this.sha, options);
+      return await client.evalsha(this.sha, keys.length, ...keysAndArguments);
     } catch (error) {
+      // A restarted Redis has an empty script cache: EVAL sends the script and caches it again.
       if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-      return client.eval(this.source, options);
+      return client.eval(this.source, keys.length, ...keysAndArguments);
     }
   }
 }

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
-import { createClient } from 'redis';
+import { Redis } from 'ioredis';
 
 /** A private redis-server owned by this process (used by `npm start` without REDIS_URL, by tests and benchmarks). */
 export interface PrivateRedis {
@@ -103,17 +103,17 @@ async function waitForRunId(url: string, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 500 } });
+    const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, connectTimeout: 500, maxRetriesPerRequest: 0, enableOfflineQueue: false });
     client.on('error', () => {});
     try {
       await client.connect();
       const info = await client.info('server');
-      await client.close();
+      await client.quit();
       const match = /run_id:(\w+)/.exec(info);
       if (match) return match[1]!;
     } catch (error) {
       lastError = error;
-      client.destroy();
+      client.disconnect();
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -2,17 +2,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onCleanup } from './cleanup.ts';
-import { createClient } from 'redis';
+import { Redis } from 'ioredis';
 import { startPrivateRedis, type PrivateRedis } from '../../runtime/redis/redis-server.ts';
 
 const connect = async (url: string) => {
-  const client = createClient({ url });
+  const client = new Redis(url, { lazyConnect: true });
   client.on('error', () => {});
   await client.connect();
   return client;
 };
 
-export type TestRedisClient = Awaited<ReturnType<typeof connect>>;
+export type TestRedisClient = Redis;
 
 export interface TestRedis extends PrivateRedis {
   /** A connected client, closed (before the server stops) when the file's tests end. */
@@ -26,9 +26,9 @@ export interface TestRedis extends PrivateRedis {
 export async function useRedis(options: { appendOnly?: boolean } = {}): Promise<TestRedis> {
   const dir = await mkdtemp(join(tmpdir(), 'recsync-redis-'));
   let server = await startPrivateRedis({ dir, appendOnly: options.appendOnly ?? false });
-  const clients: Array<{ isOpen: boolean; close(): Promise<unknown> }> = [];
+  const clients: Redis[] = [];
   onCleanup(async () => {
-    await Promise.all(clients.map((client) => (client.isOpen ? client.close() : undefined)));
+    await Promise.all(clients.map((client) => client.quit().catch(() => client.disconnect())));
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   });

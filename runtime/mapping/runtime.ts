@@ -1,0 +1,172 @@
+/**
+ * Everything generated code may call, gathered in one object (passed to the generated module as
+ * its only link to the outside: no globals are reachable from generated code), plus the helpers
+ * that exist only for generated code: fast field paths, lambdas, partial application, chains and
+ * transforms.
+ */
+import { apply, call, sortBy } from './apply.ts';
+import { builtins, transformSignature, type Builtin } from './builtins.ts';
+import { jerr, populateMessage } from './errors.ts';
+import {
+  arith, at, boolize, compare, concat, consPush, descendants, equal, group, includes, indexFilter, keepPath,
+  literalGroupContexts, markCons, negate, pathInput, range, selects, stepResult, wildcard,
+} from './ops.ts';
+import { makeRegex } from './strings.ts';
+import {
+  Fn, Thunk, binding, boolean, ctx, isArrayOfStrings, isFunction, isSeq, keysOf, lookup, newState, norm, normKeep,
+  overflow, seq, seq1, spush, tcheck, tick, type FnRun, type State,
+} from './values.ts';
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** Marks a variable of a frame that has not been bound yet (lookups then go to the enclosing frame). */
+export const U: unique symbol = Symbol('unset');
+
+/** The `?` of a partial application. */
+export const PLACEHOLDER: unique symbol = Symbol('placeholder');
+
+export function dchk(st: State, depth: number): void {
+  if (st.limits.stack > 0 && depth > st.limits.stack) overflow(st);
+}
+
+/** evaluatePath for a path of plain field names, where `depth` is the steps' depth (0: checked at compile time). */
+export function names(st: State, x: unknown, keys: string[], depth: number): unknown {
+  let cur = x;
+  for (let i = 0; i < keys.length; i++) {
+    if (Array.isArray(cur)) return namesGeneral(st, x, keys, depth);
+    if (depth !== 0) dchk(st, depth);
+    const key = keys[i] as string;
+    if (cur === null || typeof cur !== 'object' || !hasOwn.call(cur, key) || isFunction(cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+    if (cur === undefined) return undefined;
+  }
+  if (Array.isArray(cur) && isSeq(cur)) return namesGeneral(st, x, keys, depth);
+  return cur;
+}
+
+function namesGeneral(st: State, x: unknown, keys: string[], depth: number): unknown {
+  let input: unknown[] = pathInput(st, x);
+  let rs: unknown[] = input;
+  for (let i = 0; i < keys.length; i++) {
+    const res = seq();
+    for (let j = 0; j < input.length; j++) {
+      tick(st);
+      if (depth !== 0) dchk(st, depth);
+      const v = norm(lookup(st, input[j], keys[i] as string));
+      if (v !== undefined) spush(st, res, v);
+    }
+    rs = stepResult(st, res, i === keys.length - 1);
+    if (rs.length === 0) break;
+    input = rs;
+  }
+  return rs;
+}
+
+export function lambda(arity: number, sig: Fn['sig'], run: FnRun): Fn {
+  return new Fn(arity, sig, run, arity, run);
+}
+
+/** partialApplyProcedure / partialApplyNativeFunction. */
+export function partial(proc: unknown, args: unknown[], position: number | undefined, token: string | undefined): Fn {
+  if (proc instanceof Fn && proc.slots !== undefined && proc.prun !== undefined) {
+    const slots = proc.slots;
+    const prun = proc.prun;
+    let unbound = 0;
+    for (let i = 0; i < slots; i++) if (args[i] === PLACEHOLDER) unbound++;
+    const run: FnRun = (st, dep, a, input) => {
+      const full = new Array<unknown>(slots);
+      let k = 0;
+      for (let i = 0; i < slots; i++) full[i] = args[i] === PLACEHOLDER ? a[k++] : args[i];
+      return prun(st, dep, full, input);
+    };
+    return new Fn(unbound, undefined, run, unbound, run);
+  }
+  if (isFunction(proc)) throw new TypeError('this function cannot be partially applied');
+  throw jerr('T1008', { position, token });
+}
+
+/** `$f ~> $g`: the interpreter's λ($x){ $g($f($x)) }, a tail call. */
+export function chain(f: unknown, g: unknown): Fn {
+  const run: FnRun = (st, dep, a) => {
+    tcheck(st);
+    dchk(st, dep + 1);
+    return new Thunk(
+      (d) => {
+        dchk(st, d + 1);
+        return g;
+      },
+      (d) => {
+        dchk(st, d + 1);
+        dchk(st, d + 2);
+        return [norm(call(st, d + 1, f, [a[0]], null, undefined, 'f'))];
+      },
+    );
+  };
+  return new Fn(1, undefined, run, 1, run);
+}
+
+export function transformer(run: FnRun): Fn {
+  return new Fn(1, transformSignature, run, 1, run);
+}
+
+function setProp(target: unknown, key: string, value: unknown): void {
+  if (target === null || (typeof target !== 'object' && typeof target !== 'function')) {
+    throw new TypeError(`Cannot create property '${key}' on ${typeof target}`);
+  }
+  // A key named __proto__ stays data: never a prototype change.
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else (target as Record<string, unknown>)[key] = value;
+}
+
+export function transformUpdate(match: unknown, update: unknown, position: number | undefined): void {
+  if (update === undefined) return;
+  if (typeof update !== 'object' || update === null || Array.isArray(update)) throw jerr('T2011', { position, value: update });
+  for (const key of keysOf(update)) setProp(match, key, (update as Record<string, unknown>)[key]);
+}
+
+export function transformDelete(match: unknown, deletions: unknown, position: number | undefined): void {
+  if (deletions === undefined) return;
+  const list = Array.isArray(deletions) ? deletions : [deletions];
+  if (!isArrayOfStrings(list)) throw jerr('T2012', { position, value: deletions });
+  for (const key of list as string[]) {
+    if (typeof match === 'object' && match !== null) delete (match as Record<string, unknown>)[key];
+  }
+}
+
+/** fn.trim on a string. */
+export function trimString(str: string): string {
+  let result = str.replace(/[ \t\n\r]+/gm, ' ');
+  if (result.charAt(0) === ' ') result = result.substring(1);
+  if (result.charAt(result.length - 1) === ' ') result = result.substring(0, result.length - 1);
+  return result;
+}
+
+/** fn.length on a string: code points. */
+export function stringLength(str: string): number {
+  let n = 0;
+  for (const _ of str) n++;
+  return n;
+}
+
+/** The input as the interpreter sees it: an array is wrapped in a one-item sequence. */
+export function wrapInput(st: State, input: unknown): unknown {
+  if (Array.isArray(input) && !isSeq(input)) {
+    const wrapper = seq1(st, input);
+    wrapper.outerWrapper = true;
+    return wrapper;
+  }
+  return input;
+}
+
+const B = Object.create(null) as Record<string, Builtin>;
+for (const [name, b] of builtins) B[name] = b;
+
+export const runtime = Object.freeze({
+  U, PLACEHOLDER, B, Fn, Thunk,
+  newState, tcheck, tick, overflow, dchk, seq, seq1, spush, isSeq, norm, normKeep, isFunction, lookup, boolean, ctx,
+  binding, jerr, populateMessage, wrapInput,
+  arith, at, boolize, compare, concat, consPush, descendants, equal, group, includes, indexFilter, keepPath,
+  literalGroupContexts, markCons, negate, pathInput, range, selects, stepResult, wildcard,
+  apply, call, sortBy, makeRegex, names, lambda, partial, chain, transformer, transformUpdate, transformDelete,
+  trimString, stringLength,
+});
