@@ -303,7 +303,7 @@ describe('service protection', () => {
     limited.injectFault({ hang: true, times: 2 });
     const abort = new AbortController();
     const hung = [1, 2].map(() => fetch(`${limited.url}${API}/WhoAmI`, { headers: { authorization: `Bearer ${limitedToken}` }, signal: abort.signal }).catch(() => undefined));
-    await sleep(50);
+    while (limited.stats().peakConcurrent < 2) await sleep(2);
     const refused = await who();
     assert.equal(refused.status, 429);
     assert.deepEqual(refused.body.error, { code: '0x80072326', message: 'Number of concurrent requests exceeded the limit of 2.' });

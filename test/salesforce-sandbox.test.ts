@@ -383,7 +383,9 @@ describe('API limits', () => {
     limited.injectFault({ hang: true });
     const abort = new AbortController();
     const hung = fetch(`${limited.url}${V}/limits`, { headers: { authorization: `Bearer ${limitedToken}` }, signal: abort.signal }).catch(() => undefined);
-    await sleep(80);
+    // Once the hung call is admitted (counted), it becomes long-running 40 ms of real time later.
+    while (limited.stats().apiUsage < 1) await sleep(2);
+    await sleep(60);
     const refused = await get(`${V}/limits`);
     assert.equal(refused.status, 403);
     assert.deepEqual(refused.body, [{ message: 'ConcurrentRequests (Concurrent API Requests) Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);

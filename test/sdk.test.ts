@@ -23,8 +23,9 @@ describe('outcomeFromStatus', () => {
   it('5xx, 408 and 425 retry', () => {
     for (const status of [500, 502, 503, 504, 408, 425]) assert.equal(outcomeFromStatus(response(status), 'm').kind, 'retry', String(status));
   });
-  it('401 and 403 are fatal auth errors', () => {
-    for (const status of [401, 403]) assert.deepEqual(outcomeFromStatus(response(status), 'm'), { kind: 'fatal', code: 'RECSYNC_ERR_CRM_AUTH', message: 'm', status });
+  it('401 asks for a new token; 403 is a fatal auth error', () => {
+    assert.deepEqual(outcomeFromStatus(response(401), 'm'), { kind: 'reauthenticate', message: 'm', status: 401 });
+    assert.deepEqual(outcomeFromStatus(response(403), 'm'), { kind: 'fatal', code: 'RECSYNC_ERR_CRM_AUTH', message: 'm', status: 403 });
   });
   it('other 4xx are fatal rejections', () => assert.deepEqual(outcomeFromStatus(response(400), 'm'), { kind: 'fatal', code: 'RECSYNC_ERR_CRM_REJECTED', message: 'm', status: 400 }));
 });

@@ -120,7 +120,7 @@ export function retryAfterMs(value: string | undefined, now: number = Date.now()
 /**
  * The default reading of an HTTP answer that a connector does not treat specially: 2xx delivered,
  * 408/425/5xx retry, 429 (and 503 with Retry-After) rate-limited for the whole account with the
- * Retry-After honoured, 401/403 auth, other 4xx rejected.
+ * Retry-After honoured, 401 reauthenticate, 403 auth, other 4xx rejected.
  */
 export function outcomeFromStatus(response: HttpResponse, message: string, crmId?: string): Outcome {
   const { status } = response;
@@ -130,7 +130,9 @@ export function outcomeFromStatus(response: HttpResponse, message: string, crmId
   // A 429, or a 503 that says when to come back, speaks for the whole account: hold it back.
   if (status === 429 || (status === 503 && afterMs !== undefined)) return rateLimited(message, extra);
   if (status === 408 || status === 425 || status >= 500) return retry('RECSYNC_ERR_CRM_RETRYABLE', message, extra);
-  if (status === 401 || status === 403) return fatal('RECSYNC_ERR_CRM_AUTH', message, status);
+  // A refused token is worth one refresh (oauth2); with a static token the runtime makes it fatal.
+  if (status === 401) return reauthenticate(message, status);
+  if (status === 403) return fatal('RECSYNC_ERR_CRM_AUTH', message, status);
   return fatal('RECSYNC_ERR_CRM_REJECTED', message, status);
 }
 

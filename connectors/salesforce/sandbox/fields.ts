@@ -68,7 +68,9 @@ export class FieldCatalog {
   constructor(extra: Partial<Record<SObjectType, string[]>> = {}) {
     this.#fields = { Contact: { ...FIELDS.Contact }, Account: { ...FIELDS.Account } };
     for (const [type, names] of Object.entries(extra) as Array<[SObjectType, string[] | undefined]>) {
-      for (const name of names ?? []) this.#fields[type][name] = text(name, 255);
+      const fields = this.#fields[type] as Record<string, FieldDef> | undefined;
+      if (fields === undefined) throw new TypeError(`extraFields: unknown sObject type ${type}`);
+      for (const name of names ?? []) fields[name] = text(name, 255);
     }
   }
 
