@@ -91,6 +91,21 @@ export class Scenario {
     return child;
   }
 
+  /** Restarts any worker process that dies (as an orchestrator would) until `stop()` is called. */
+  supervise(): { restarts: () => number; stop: () => void } {
+    let restarts = 0;
+    let stopped = false;
+    const watch = (child: ChildProcess) => {
+      child.once('exit', (_code, signal) => {
+        if (stopped || signal === 'SIGTERM') return;
+        restarts += 1;
+        void this.startWorker().then(watch, () => {});
+      });
+    };
+    for (const child of this.workers()) watch(child);
+    return { restarts: () => restarts, stop: () => (stopped = true) };
+  }
+
   workers(): ChildProcess[] {
     return [...this.#workers];
   }
