@@ -1,3 +1,4 @@
+import { relative } from 'node:path';
 import type { StagePlugin } from '../runtime/pipeline.ts';
 
 /**
@@ -20,10 +21,10 @@ export const transform: StagePlugin = {
       });
     } catch (error) {
       const { code, message } = error as { code?: string; message: string };
-      return { kind: 'fatal', code: 'RECSYNC_ERR_MAPPING_FAILED', message: `${context.plan.files.mapping}: JSONata ${code ?? 'error'}: ${message}` };
+      return { kind: 'fatal', code: 'RECSYNC_ERR_MAPPING_FAILED', message: `${relative(process.cwd(), context.plan.files.mapping)}: JSONata ${code ?? 'error'}: ${message}` };
     }
     if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-      return { kind: 'fatal', code: 'RECSYNC_ERR_MAPPING_FAILED', message: `${context.plan.files.mapping}: the mapping must produce an object, it produced ${record === undefined ? 'nothing' : JSON.stringify(record)}` };
+      return { kind: 'fatal', code: 'RECSYNC_ERR_MAPPING_FAILED', message: `${relative(process.cwd(), context.plan.files.mapping)}: the mapping must produce an object, it produced ${record === undefined ? 'nothing' : JSON.stringify(record)}` };
     }
     context.record = record as Record<string, unknown>;
     return next(context);

@@ -24,7 +24,7 @@ export interface TaskError {
 
 export interface AcceptedTask {
   index: number;
-  /** `<connector>/<tenant>/<object>/<recordId>@<version>` */
+  /** `<connector>/<tenant>/<object>/<recordId>@<version>`, the parts URI-encoded. */
   id: string;
   /** `accepted`: a new version; `stale`: not newer than a version already accepted (counted as superseded). */
   status: 'accepted' | 'stale';
@@ -94,7 +94,7 @@ export class Ingest {
       written.forEach(({ ref, result }, index) => {
         results.push({
           index,
-          id: `${ref.connector}/${ref.tenant}/${ref.object}/${ref.recordId}@${result.version}`,
+          id: `${ref.connector}/${encodeURIComponent(ref.tenant)}/${encodeURIComponent(ref.object)}/${encodeURIComponent(ref.recordId)}@${result.version}`,
           status: result.status === 'new' ? 'accepted' : 'stale',
           version: result.version,
         });

@@ -97,3 +97,13 @@ describe('the dead-letter API', () => {
     assert.equal((await api('GET', '/v1/connectors/nope/dlq')).status, 404);
   });
 });
+
+describe('dead-letter listing options', () => {
+  it('?limit= pages the listing; an out-of-range limit is refused', async () => {
+    const page = await api('GET', '/v1/connectors/hubspot/dlq?limit=1');
+    assert.equal(page.status, 200);
+    assert.ok(page.body.items.length <= 1);
+    assert.equal((await api('GET', '/v1/connectors/hubspot/dlq?limit=0')).status, 400);
+    assert.equal((await api('GET', '/v1/connectors/hubspot/dlq?limit=501')).status, 400);
+  });
+});

@@ -168,3 +168,19 @@ describe('POST /v1/tasks accepts good input', () => {
     assert.equal(ambiguous.json().details[0].field, 'querystring.object');
   });
 });
+
+describe('answers when several tasks are wrong in different ways', () => {
+  it('status and code are those of the most severe problem', async () => {
+    const { status, body } = await post([contact({ object: 'deal' }), contact({ connector: 'nope' })]);
+    assert.equal(status, 404);
+    assert.equal(body.code, 'RECSYNC_ERR_UNKNOWN_CONNECTOR');
+    assert.equal(body.errors.length, 2);
+  });
+
+  it('a 256-character record id can be looked up', async () => {
+    const recordId = 'x'.repeat(256);
+    const response = await app.inject({ method: 'GET', url: `/v1/records/hubspot/${recordId}?object=contact` });
+    assert.equal(response.statusCode, 404);
+    assert.equal(response.json().code, 'RECSYNC_ERR_NOT_FOUND');
+  });
+});

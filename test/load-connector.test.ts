@@ -161,3 +161,22 @@ describe('the connector registry', () => {
     assert.ok(registry.slot('hubspot')!.errors.length > 0);
   });
 });
+
+describe('manifest values the schema alone cannot judge', () => {
+  it('refuses a zero duration and a repeated limit window, naming the field', async () => {
+    const { root, edit } = await copyConnectors(['hubspot']);
+    await edit('hubspot/manifest.yaml', (text) => text.replace('timeout: 10s', 'timeout: 0s'));
+    assert.equal((await loadError(join(root, 'hubspot'))).details[0]!.field, 'timeout');
+    const second = await copyConnectors(['hubspot']);
+    await second.edit('hubspot/manifest.yaml', (text) => text.replace('{ requests: 250000, per: 1d }', '{ requests: 100, per: 10s }'));
+    const repeated = await loadError(join(second.root, 'hubspot'));
+    assert.equal(repeated.details[0]!.field, 'limits.1');
+  });
+
+  it('two objects may share one schema file', async () => {
+    const { root, edit } = await copyConnectors(['hubspot']);
+    await edit('hubspot/manifest.yaml', (text) => text.replace('input: schemas/company.internal.json', 'input: schemas/contact.internal.json').replace('mapping: mappings/company.jsonata', 'mapping: mappings/contact.jsonata').replace('output: schemas/company.hubspot.json', 'output: schemas/contact.hubspot.json'));
+    const loaded = await loadConnector(join(root, 'hubspot'), env);
+    assert.equal(loaded.objects.get('company')!.validateInput, loaded.objects.get('contact')!.validateInput);
+  });
+});

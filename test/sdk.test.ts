@@ -53,3 +53,9 @@ describe('parseDuration', () => {
   it('reads every unit', () => assert.deepEqual(['500ms', '10s', '5m', '2h', '1d', '1.5s'].map(parseDuration), [500, 10_000, 300_000, 7_200_000, 86_400_000, 1500]));
   it('refuses a number without a unit, naming the rule', () => assert.throws(() => parseDuration('10'), /with a unit/));
 });
+
+describe('retryAfterMs refuses what is neither seconds nor an HTTP-date', () => {
+  it('"1.5", "-1" and a bare date are unreadable', () => {
+    for (const value of ['1.5', '-1', '2026-11-24']) assert.equal(retryAfterMs(value, 0), undefined, value);
+  });
+});

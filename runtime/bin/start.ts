@@ -31,6 +31,7 @@ async function main(): Promise<void> {
 
   const connectorsDir = resolve(root, config.connectors);
   const sandboxes: string[] = [];
+  const sandboxUrls: Array<{ name: string; url: string }> = [];
   for (const name of await discover(connectorsDir)) {
     const manifestFile = join(connectorsDir, name, 'manifest.yaml');
     let manifest: { sandbox?: unknown; baseUrl?: unknown };
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     closers.unshift(() => sandbox.close());
     Object.assign(env, sandbox.env);
     sandboxes.push(`${name} sandbox at ${sandbox.url} (${unset.join(', ')} not set)`);
+    sandboxUrls.push({ name, url: sandbox.url });
   }
   for (const line of sandboxes) console.log(`recsync: started the ${line}`);
 
@@ -75,7 +77,7 @@ recsync is serving ${url}. Try:
 
   curl -s '${url}/v1/records/hubspot/c-1?object=contact'     # delivered version and HubSpot id
   curl -s ${url}/v1/connectors                              # counters and queue per connector
-${sandboxes.length > 0 && env['HUBSPOT_BASE_URL'] ? `  curl -s ${env['HUBSPOT_BASE_URL']}/__sandbox/objects/contacts   # what the HubSpot sandbox now holds\n` : ''}
+${sandboxUrls.map(({ name, url }) => `  curl -s ${url}/__sandbox/stats   # the ${name} sandbox: requests, limits, what it holds (/__sandbox/objects/<type>)\n`).join('')}
 Stop with Ctrl-C.`);
 }
 

@@ -20,14 +20,16 @@ export async function loadRuntimeConfig(file: string, env: Readonly<Record<strin
   const display = relative(process.cwd(), file) || file;
   const yaml = parseYamlFile(display, await readFile(file, 'utf8'));
   const value = (yaml.value ?? {}) as Record<string, unknown>;
+  // The environment overrides the file, and is checked by the same schema.
+  const server = { ...((value['server'] as Record<string, unknown> | undefined) ?? {}) };
+  if (env['RECSYNC_HOST']) server['host'] = env['RECSYNC_HOST'];
+  if (env['RECSYNC_PORT']) server['port'] = /^\d+$/.test(env['RECSYNC_PORT']) ? Number(env['RECSYNC_PORT']) : env['RECSYNC_PORT'];
+  value['server'] = server;
+  if (env['RECSYNC_DATA_DIR']) value['dataDir'] = env['RECSYNC_DATA_DIR'];
+  if (env['RECSYNC_LOG_LEVEL']) value['logLevel'] = env['RECSYNC_LOG_LEVEL'];
   if (!validate(value)) {
     const details = schemaErrors(validate.errors, { file: display, lineOf: yaml.lineOf });
     throw new RecsyncError('RECSYNC_ERR_CONFIG_INVALID', describe(details), details);
   }
-  const config = value as unknown as RuntimeConfig;
-  if (env['RECSYNC_HOST']) config.server.host = env['RECSYNC_HOST'];
-  if (env['RECSYNC_PORT']) config.server.port = Number(env['RECSYNC_PORT']);
-  if (env['RECSYNC_DATA_DIR']) config.dataDir = env['RECSYNC_DATA_DIR'];
-  if (env['RECSYNC_LOG_LEVEL']) config.logLevel = env['RECSYNC_LOG_LEVEL'] as RuntimeConfig['logLevel'];
-  return config;
+  return value as unknown as RuntimeConfig;
 }

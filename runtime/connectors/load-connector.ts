@@ -28,6 +28,8 @@ export interface RetryPolicy {
   attempts: number;
   /** A version older than this (since accepted) is dead-lettered instead of waiting or retrying again. */
   maxAgeMs: number;
+  /** How long after a timeout a late write may still land at the CRM. */
+  lateWriteWindowMs: number;
   initialMs: number;
   maxMs: number;
   jitter: 'full' | 'none';
@@ -70,7 +72,7 @@ interface RawManifest {
   timeout: string;
   concurrency: number;
   limits: Array<{ requests: number; per: string }>;
-  retry: { attempts: number; maxAge: string; backoff: { initial: string; max: string; jitter: 'full' | 'none' } };
+  retry: { attempts: number; maxAge: string; lateWriteWindow: string; backoff: { initial: string; max: string; jitter: 'full' | 'none' } };
   breaker: { errorThresholdPercentage: number; volumeThreshold: number; resetTimeout: string; rollingWindow: string };
   objects: Record<string, { input: string; output: string; mapping: string; options?: Record<string, unknown> }>;
 }
@@ -102,6 +104,16 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
 
   const hash = createHash('sha256').update(manifestText);
   const ajv = createAjv();
+  // One compiled validator per schema file: objects may share a file, and a schema's $id may be used once per instance.
+  const validators = new Map<string, ValidateFunction>();
+  const schemaOf = (text: string, file: string, display_: string) => {
+    let validate = validators.get(file);
+    if (!validate) {
+      validate = compileSchema(ajv, text, display_);
+      validators.set(file, validate);
+    }
+    return validate;
+  };
   const objects = new Map<string, ObjectPlan>();
   for (const [name, spec] of Object.entries(manifest.objects)) {
     const files = { input: resolve(dir, spec.input), output: resolve(dir, spec.output), mapping: resolve(dir, spec.mapping) };
@@ -115,8 +127,8 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
     objects.set(name, {
       name,
       options: Object.freeze({ ...(spec.options ?? {}) }),
-      validateInput: compileSchema(ajv, inputText, display(files.input)),
-      validateOutput: compileSchema(ajv, outputText, display(files.output)),
+      validateInput: schemaOf(inputText, files.input, display(files.input)),
+      validateOutput: schemaOf(outputText, files.output, display(files.output)),
       mapping: compileMapping(mappingText, display(files.mapping)),
       files,
     });
@@ -129,12 +141,21 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
   const connector = await importConnector(connectorFile, display(connectorFile), version);
 
   const numbers = (path: (string | number)[], text: string): number => {
+    let ms: number;
     try {
-      return parseDuration(text);
+      ms = parseDuration(text);
     } catch (error) {
       return fail([withLine({ file: yaml.file, field: path.join('.'), message: (error as Error).message }, yaml.lineOf(path))]);
     }
+    if (ms <= 0) fail([withLine({ file: yaml.file, field: path.join('.'), message: 'must be longer than 0' }, yaml.lineOf(path))]);
+    return ms;
   };
+  const seen = new Set<string>();
+  manifest.limits.forEach((limit, index) => {
+    const key = `${limit.requests}/${numbers(['limits', index, 'per'], limit.per)}`;
+    if (seen.has(key)) fail([withLine({ file: yaml.file, field: `limits.${index}`, message: 'repeats another window' }, yaml.lineOf(['limits', index]))]);
+    seen.add(key);
+  });
   return Object.freeze({
     name: manifest.name,
     dir,
@@ -149,6 +170,7 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
     retry: {
       attempts: manifest.retry.attempts,
       maxAgeMs: numbers(['retry', 'maxAge'], manifest.retry.maxAge),
+      lateWriteWindowMs: numbers(['retry', 'lateWriteWindow'], manifest.retry.lateWriteWindow),
       initialMs: numbers(['retry', 'backoff', 'initial'], manifest.retry.backoff.initial),
       maxMs: numbers(['retry', 'backoff', 'max'], manifest.retry.backoff.max),
       jitter: manifest.retry.backoff.jitter,

@@ -21,6 +21,8 @@ export function buildServer(services: Services, options: ServerOptions): Fastify
   const app = Fastify({
     bodyLimit: options.bodyLimit,
     logger: options.logger === false ? false : { level: typeof options.logger === 'object' ? options.logger.level : 'info', redact: ['req.headers.authorization'] },
+    // Record ids may be 256 characters, URI-encoded up to three times longer.
+    maxParamLength: 1024,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // One log line per request would cost more than the request at thousands per second.
@@ -58,6 +60,9 @@ function toRecsyncError(error: FastifyError): RecsyncError {
     default:
       break;
   }
+  if (isRedisUnavailable(error)) {
+    return new RecsyncError('RECSYNC_ERR_REDIS_UNAVAILABLE', `Redis is not reachable (${error.message}); try again shortly`, [], { cause: error });
+  }
   if (error.validation) {
     const details = error.validation.map((v) => ({ field: `${error.validationContext ?? ''}${v.instancePath.replaceAll('/', '.')}`, message: v.message ?? v.keyword }));
     return new RecsyncError('RECSYNC_ERR_VALIDATION', details.map((d) => `${d.field} ${d.message}`).join('; '), details);
@@ -67,4 +72,9 @@ function toRecsyncError(error: FastifyError): RecsyncError {
     return new RecsyncError('RECSYNC_ERR_VALIDATION', error.message);
   }
   return new RecsyncError('RECSYNC_ERR_INTERNAL', errorCatalogue.RECSYNC_ERR_INTERNAL.summary, [], { cause: error });
+}
+
+/** ioredis's words for "not connected": with the offline queue off, calls fail at once with these. */
+function isRedisUnavailable(error: Error): boolean {
+  return /enableOfflineQueue|Connection is closed|ECONNREFUSED|MaxRetriesPerRequest|Stream isn't writeable/.test(error.message) || error.name === 'MaxRetriesPerRequestError';
 }

@@ -38,7 +38,8 @@ export interface QueueSystemOptions {
   prefix: string;
 }
 
-export type QueueCounts = Record<'waiting' | 'active' | 'delayed' | 'failed' | 'completed', number>;
+/** Jobs by state; finished jobs are removed at once, so there is no completed count. `failed`: jobs BullMQ gave up on (kept 7 days). */
+export type QueueCounts = Record<'waiting' | 'active' | 'delayed' | 'failed', number>;
 
 const jobOptions = {
   // Only unexpected errors (Redis down mid-job, a bug) reach BullMQ's retries; CRM retries are ours.
@@ -124,8 +125,8 @@ export class QueueSystem {
   }
 
   async counts(connector: string): Promise<QueueCounts> {
-    const counts = await this.queue(connector).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
-    return { waiting: counts['waiting'] ?? 0, active: counts['active'] ?? 0, delayed: counts['delayed'] ?? 0, failed: counts['failed'] ?? 0, completed: counts['completed'] ?? 0 };
+    const counts = await this.queue(connector).getJobCounts('waiting', 'active', 'delayed', 'failed');
+    return { waiting: counts['waiting'] ?? 0, active: counts['active'] ?? 0, delayed: counts['delayed'] ?? 0, failed: counts['failed'] ?? 0 };
   }
 
   /**

@@ -19,6 +19,8 @@ export interface Claimed {
   attempts: number;
   /** When the newest version was accepted (ms since the epoch). */
   acceptedAt: number;
+  /** Until when a timed-out request of this record may still land at the CRM (ms), if one did time out. */
+  uncertainUntil: number | undefined;
 }
 
 export interface RecordStatus {
@@ -166,7 +168,7 @@ export class RecordStore {
   async claim(ref: RecordRef, seq: number): Promise<{ kind: 'work'; claimed: Claimed } | { kind: 'idle' } | { kind: 'stale-job' }> {
     const reply = (await script.run(this.#client, this.#keys(ref), ['claim', seq])) as string[];
     if (reply[0] !== 'work') return { kind: reply[0] as 'idle' | 'stale-job' };
-    const [, version, action, payload, crmId, attempts, acceptedAt] = reply as [string, string, string, string, string, string, string];
+    const [, version, action, payload, crmId, attempts, acceptedAt, uncertainUntil] = reply as [string, string, string, string, string, string, string, string];
     return {
       kind: 'work',
       claimed: {
@@ -176,6 +178,7 @@ export class RecordStore {
         crmId: crmId === '' ? undefined : crmId,
         attempts: Number(attempts),
         acceptedAt: Number(acceptedAt),
+        uncertainUntil: uncertainUntil === '' ? undefined : Number(uncertainUntil),
       },
     };
   }
@@ -185,9 +188,12 @@ export class RecordStore {
     return (await script.run(this.#client, this.#keys(ref), ['complete', version, crmId ?? '', actions[action]])) === 1;
   }
 
-  /** Records a failed attempt; returns the attempts spent on this version (-1 if it is no longer in flight). */
-  async retry(ref: RecordRef, version: number, error: unknown): Promise<number> {
-    return Number(await script.run(this.#client, this.#keys(ref), ['retry', version, JSON.stringify(error)]));
+  /**
+   * Records a failed attempt; returns the attempts spent on this version (-1 if it is no longer in
+   * flight). `uncertainUntil`: the attempt timed out, and its write may still land until then.
+   */
+  async retry(ref: RecordRef, version: number, error: unknown, uncertainUntil?: number): Promise<number> {
+    return Number(await script.run(this.#client, this.#keys(ref), ['retry', version, JSON.stringify(error), uncertainUntil === undefined ? '' : Math.ceil(uncertainUntil)]));
   }
 
   /**

@@ -12,6 +12,7 @@
     dv    delivered version   da  its action  id  CRM id  dt  delivered at (ms)
     t0    when the latest version was accepted (ms)
     dl    id of the record's dead letter while it is in the queue
+    u     until when (ms) a timed-out request of this record may still land at the CRM
 
   Counters hash fields: accepted, delivered, superseded, deadLettered, retried, open, replayed.
   Invariant: accepted = delivered + superseded + deadLettered + open. A replayed dead letter moves
@@ -36,10 +37,11 @@
   ingest:   ARGV[2] version ('' = assign from Redis time, microseconds), ARGV[3] action, ARGV[4] payload
             -> { status ('new' | 'stale'), version, job seq or 0 when no job is owed }
   claim:    ARGV[2] job seq
-            -> { 'work', version, action, payload, crm id or '', attempts, accepted at (ms) } | { 'idle' } | { 'stale-job' }
+            -> { 'work', version, action, payload, crm id or '', attempts, accepted at (ms), uncertain until (ms) or '' } | { 'idle' } | { 'stale-job' }
   complete: ARGV[2] version, ARGV[3] crm id ('' = keep), ARGV[4] action
             -> 1 when more work is pending (keep going), 0 when the job is done
-  retry:    ARGV[2] version, ARGV[3] error JSON  -> attempts spent so far, or -1 when not in flight
+  retry:    ARGV[2] version, ARGV[3] error JSON, ARGV[4] until when a late write may land (ms; '' = not a timeout)
+            -> attempts spent so far, or -1 when not in flight
   dead:     ARGV[2] version ('' = whatever is in flight), ARGV[3] error JSON, ARGV[4] entry id,
             ARGV[5] entry JSON (an object, without time and attempts), ARGV[6] payload JSON,
             ARGV[7] '1' when the job is gone (a new job seq is returned when work remains)
@@ -130,12 +132,12 @@ if op == 'claim' then
     rcall('HSET', rec, 'c', f[1], 'ca', f[2], 'att', 0, 'pend', 0)
     rcall('DEL', attemptsKey)
   end
-  local f = rcall('HMGET', rec, 'c', 'ca', 'id', 'att', 't0')
+  local f = rcall('HMGET', rec, 'c', 'ca', 'id', 'att', 't0', 'u')
   if not f[1] then
     finishOrContinue()
     return { 'idle' }
   end
-  return { 'work', f[1], f[2], rcall('GET', payloadKey) or '', f[3] or '', f[4] or '0', f[5] or '0' }
+  return { 'work', f[1], f[2], rcall('GET', payloadKey) or '', f[3] or '', f[4] or '0', f[5] or '0', f[6] or '' }
 end
 
 if op == 'complete' then
@@ -148,7 +150,7 @@ if op == 'complete' then
   elseif ARGV[3] ~= '' then
     rcall('HSET', rec, 'id', ARGV[3])
   end
-  rcall('HDEL', rec, 'c', 'ca', 'att')
+  rcall('HDEL', rec, 'c', 'ca', 'att', 'u')
   rcall('DEL', errorKey, attemptsKey)
   supersedeDeadLetter(tonumber(ARGV[2]))
   return finishOrContinue()
@@ -157,6 +159,10 @@ end
 if op == 'retry' then
   if rcall('HGET', rec, 'c') ~= ARGV[2] then return -1 end
   rcall('HINCRBY', stats, 'retried', 1)
+  if ARGV[4] ~= '' then
+    local until_ = tonumber(rcall('HGET', rec, 'u') or '0')
+    if tonumber(ARGV[4]) > until_ then rcall('HSET', rec, 'u', ARGV[4]) end
+  end
   rcall('SET', errorKey, ARGV[3])
   rcall('RPUSH', attemptsKey, ARGV[3])
   rcall('LTRIM', attemptsKey, -20, -1)
@@ -208,9 +214,10 @@ if op == 'replay' then
     if rcall('HGET', rec, 'dl') == id then rcall('HDEL', rec, 'dl') end
     return { 'superseded' }
   end
-  -- The dead version is still the record's newest: it is owed again, through today's pipeline.
+  -- The dead version is still the record's newest: it is owed again, through today's pipeline,
+  -- with a fresh acceptance time (retry.maxAge counts from the replay).
   rcall('SET', payloadKey, rcall('HGET', dlqPayloads, id) or 'null')
-  rcall('HSET', rec, 'pend', 1)
+  rcall('HSET', rec, 'pend', 1, 't0', nowMs())
   if rcall('HEXISTS', rec, 'j') == 0 then rcall('HSET', rec, 'j', 1) end
   rcall('HDEL', rec, 'dl')
   rcall('DEL', errorKey)

@@ -113,6 +113,8 @@ export function retryAfterMs(value: string | undefined, now: number = Date.now()
   if (value === undefined) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // Only an HTTP-date ("Wed, 21 Oct 2026 07:28:00 GMT"), not whatever Date.parse would accept.
+  if (!/^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(text)) return undefined;
   const at = Date.parse(text);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -46,8 +46,13 @@ export function createRecordProcessor(connector: string, deps: { registry: Conne
   ): Promise<ProcessResult | 'continue'> {
     const tooOld = Date.now() - claimed.acceptedAt > retryPolicy.maxAgeMs;
     switch (outcome.kind) {
-      case 'delivered':
+      case 'delivered': {
+        // An earlier request of this record timed out and may still land, late, with older data:
+        // the record is settled only once that can no longer happen, by sending the newest again.
+        const unsettledMs = (claimed.uncertainUntil ?? 0) - Date.now();
+        if (unsettledMs > 0) return { kind: 'delay', ms: unsettledMs };
         return (await store.complete(ref, claimed.version, claimed.action, outcome.crmId)) ? 'continue' : { kind: 'done' };
+      }
       case 'wait':
       case 'rate-limited': {
         if (tooOld) return expire(outcome.kind === 'wait' ? `waiting (${outcome.reason})` : 'throttled by the CRM');
@@ -56,7 +61,8 @@ export function createRecordProcessor(connector: string, deps: { registry: Conne
       }
       case 'retry': {
         const error = errorOf(outcome);
-        const spent = await store.retry(ref, claimed.version, error);
+        const mayLandLate = outcome.code === 'RECSYNC_ERR_CRM_TIMEOUT' || outcome.code === 'RECSYNC_ERR_CRM_NETWORK';
+        const spent = await store.retry(ref, claimed.version, error, mayLandLate ? Date.now() + retryPolicy.lateWriteWindowMs : undefined);
         if (spent < 0) return 'continue';
         const decision = decideRetry(retryPolicy, spent, outcome.afterMs);
         if (decision.retry && tooOld) return expire(`retrying (${outcome.code})`);

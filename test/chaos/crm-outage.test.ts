@@ -23,6 +23,7 @@ it('the CRM answers 503 for two minutes under load, then recovers: no dead lette
   const drainSeconds = (performance.now() - recoveredAt) / 1000;
   t.diagnostic(reportLine('CRM 503 for 120 s under 100 tasks/s, then healthy', report, drainSeconds));
   assertNothingLost(report);
+  assert.equal(report.lateOverwrites, 0, 'no timeouts here, so no version ever overwrote a newer one');
   assert.equal(report.deadLettered, 0, 'an outage is not a failure');
   assert.ok(report.maxInTenSeconds <= limit, `${report.maxInTenSeconds} requests in 10 s after recovery`);
   assert.equal(scenario.sandbox.stats().throttled, 0, 'no thundering herd: the CRM never had to throttle');

@@ -36,7 +36,13 @@ export interface AuditReport {
   deadLettered: number;
   duplicateWrites: number;
   duplicateObjects: number;
+  /** Records whose last write at the CRM was not their newest version (an older one had the last word). */
   orderViolations: number;
+  /**
+   * Writes of an older version that landed after a newer one: only a timed-out request landing
+   * late does that, and the newest version is then sent again (retry.lateWriteWindow).
+   */
+  lateOverwrites: number;
   maxInTenSeconds: number;
   crmRequests: number;
 }
@@ -202,7 +208,8 @@ export class Scenario {
     const writes = new Map<string, number[]>();
     let duplicateWrites = 0;
     const seen = new Set<string>();
-    for (const request of this.sandbox.requests()) {
+    // By arrival: the order in which the CRM applied writes (the log is kept in completion order).
+    for (const request of this.sandbox.requests().sort((a, b) => a.at - b.at)) {
       if (request.status < 200 || request.status >= 300 || (request.method !== 'PATCH' && !request.path.endsWith('/batch/upsert'))) continue;
       const body = request.body as { properties?: Record<string, string>; inputs?: Array<{ properties: Record<string, string> }> };
       const properties = body.properties ?? body.inputs?.[0]?.properties;
@@ -215,7 +222,11 @@ export class Scenario {
       writes.set(recordId, [...(writes.get(recordId) ?? []), version]);
     }
     let orderViolations = 0;
-    for (const versions of writes.values()) for (let i = 1; i < versions.length; i += 1) if (versions[i]! < versions[i - 1]!) orderViolations += 1;
+    let lateOverwrites = 0;
+    for (const versions of writes.values()) {
+      for (let i = 1; i < versions.length; i += 1) if (versions[i]! < versions[i - 1]!) lateOverwrites += 1;
+      if (versions[versions.length - 1]! < Math.max(...versions)) orderViolations += 1;
+    }
     const counts = new Map<string, number>();
     for (const object of this.sandbox.objects('contacts', { includeArchived: true })) counts.set(object.properties['recsync_id']!, (counts.get(object.properties['recsync_id']!) ?? 0) + 1);
     const stats = this.sandbox.stats();
@@ -227,6 +238,7 @@ export class Scenario {
       duplicateWrites,
       duplicateObjects: [...counts.values()].filter((n) => n > 1).length,
       orderViolations,
+      lateOverwrites,
       maxInTenSeconds: stats.maxInTenSecondWindow,
       crmRequests: stats.requests,
     };
@@ -235,11 +247,11 @@ export class Scenario {
 
 /** The report line of one scenario, in the table of docs/reliability.md. */
 export function reportLine(name: string, report: AuditReport, recoverySeconds: number): string {
-  return `| ${name} | ${report.tasks} | ${report.records} | ${report.lost} | ${report.duplicateWrites} | ${report.duplicateObjects} | ${report.deadLettered} | ${report.orderViolations} | ${recoverySeconds.toFixed(1)} s | ${report.crmRequests} |`;
+  return `| ${name} | ${report.tasks} | ${report.records} | ${report.lost} | ${report.duplicateWrites} | ${report.duplicateObjects} | ${report.deadLettered} | ${report.orderViolations} | ${report.lateOverwrites} | ${recoverySeconds.toFixed(1)} s | ${report.crmRequests} |`;
 }
 
 export function assertNothingLost(report: AuditReport): void {
   assert.equal(report.lost, 0, `${report.lost} acknowledged records neither delivered nor dead-lettered`);
   assert.equal(report.duplicateObjects, 0, 'a record has two CRM objects');
-  assert.equal(report.orderViolations, 0, 'a record saw an older version after a newer one');
+  assert.equal(report.orderViolations, 0, "an older version had the last word at the CRM");
 }

@@ -21,4 +21,5 @@ it('kill -9 redis-server mid-load, restart it from its AOF: nothing acknowledged
   const recovery = (performance.now() - killedAt) / 1000;
   t.diagnostic(reportLine('kill -9 redis-server at +2 s, restart from AOF after 1 s', report, recovery));
   assertNothingLost(report);
+  assert.equal(report.lateOverwrites, 0, 'no timeouts here, so no version ever overwrote a newer one');
 });

@@ -16,5 +16,6 @@ it('kill -9 a worker process mid-load, start a new one: nothing lost, duplicates
   const recovery = (performance.now() - killedAt) / 1000;
   t.diagnostic(reportLine('kill -9 one of two workers at +2 s, replacement after 1 s', report, recovery));
   assertNothingLost(report);
+  assert.equal(report.lateOverwrites, 0, 'no timeouts here, so no version ever overwrote a newer one');
   assert.equal(report.deadLettered, 0);
 });

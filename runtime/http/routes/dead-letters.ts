@@ -12,7 +12,7 @@ export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     if (!services.registry.slot(name)) throw new RecsyncError('RECSYNC_ERR_UNKNOWN_CONNECTOR', `unknown connector "${name}"`, [{ field: 'name', message: 'not loaded' }]);
   };
 
-  app.get<{ Params: { name: string }; Querystring: { from?: string; to?: string; code?: string; state?: 'dead' | 'superseded'; limit?: number; cursor?: string } }>(
+  app.get<{ Params: { name: string }; Querystring: { from?: string; to?: string; code?: string; state?: 'dead' | 'superseded'; limit?: string; cursor?: string } }>(
     '/v1/connectors/:name/dlq',
     {
       schema: {
@@ -24,7 +24,8 @@ export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = asyn
             to: timeSchema,
             code: { type: 'string', pattern: '^RECSYNC_ERR_[A-Z_]+$' },
             state: { enum: ['dead', 'superseded'] },
-            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            // A string: query values are not coerced (coercion is off so bodies keep their types).
+            limit: { type: 'string', pattern: '^(?:[1-9]\\d?|[1-4]\\d\\d|500)$', description: '1 to 500, default 50' },
             cursor: { type: 'string', maxLength: 2000 },
           },
         },
@@ -33,7 +34,7 @@ export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     async (request) => {
       known(request.params.name);
       const { from, to, code, state, limit, cursor } = request.query;
-      const query: DeadLetterQuery = { limit: limit ?? 50 };
+      const query: DeadLetterQuery = { limit: limit === undefined ? 50 : Number(limit) };
       if (from !== undefined) query.from = Date.parse(from);
       if (to !== undefined) query.to = Date.parse(to);
       if (code !== undefined) query.code = code;

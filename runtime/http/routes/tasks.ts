@@ -25,10 +25,11 @@ export const taskRoutes: FastifyPluginAsync<{ services: Services }> = async (app
     const tasks = (many ? body : [body]) as Task[];
     const errors: TaskError[] = services.ingest.check(tasks);
     if (errors.length > 0) {
-      const status = errors.some((e) => e.code === 'RECSYNC_ERR_UNKNOWN_CONNECTOR') ? 404 : errors.some((e) => e.code === 'RECSYNC_ERR_CONNECTOR_UNAVAILABLE') ? 503 : 422;
-      const first = errors[0]!;
+      // The answer's status and code are those of the most severe problem; every problem is listed.
+      const worst = (['RECSYNC_ERR_CONNECTOR_UNAVAILABLE', 'RECSYNC_ERR_UNKNOWN_CONNECTOR'] as const).find((code) => errors.some((e) => e.code === code)) ?? errors[0]!.code;
+      const status = worst === 'RECSYNC_ERR_CONNECTOR_UNAVAILABLE' ? 503 : worst === 'RECSYNC_ERR_UNKNOWN_CONNECTOR' ? 404 : 422;
       return reply.status(status).send({
-        code: first.code,
+        code: worst,
         message: `${errors.length} of ${tasks.length} task(s) invalid, none accepted: ${errors.map((e) => `[${e.index}] ${e.message}`).join('; ')}`.slice(0, 2000),
         errors,
       });
