@@ -1,4 +1,5 @@
 import { relative } from 'node:path';
+import { positionOf } from '../runtime/config/yaml-file.ts';
 import type { StagePlugin } from '../runtime/pipeline.ts';
 
 /**
@@ -20,8 +21,16 @@ export const transform: StagePlugin = {
         action: context.action,
       });
     } catch (error) {
-      const { code, message } = error as { code?: string; message: string };
-      return { kind: 'fatal', code: 'RECSYNC_ERR_MAPPING_FAILED', message: `${relative(process.cwd(), context.plan.files.mapping)}: JSONata ${code ?? 'error'}: ${message}` };
+      const { code, message, position } = error as { code?: string; message: string; position?: number };
+      const file = relative(process.cwd(), context.plan.files.mapping);
+      const at = typeof position === 'number' ? positionOf(context.plan.mappingSource, Math.max(0, position - 1)) : undefined;
+      const where = at === undefined ? file : `${file}:${at.line}`;
+      return {
+        kind: 'fatal',
+        code: 'RECSYNC_ERR_MAPPING_FAILED',
+        message: `${where}: JSONata ${code ?? 'error'}: ${message}`,
+        details: [at === undefined ? { file, message } : { file, line: at.line, message }],
+      };
     }
     if (record === null || typeof record !== 'object' || Array.isArray(record)) {
       return { kind: 'fatal', code: 'RECSYNC_ERR_MAPPING_FAILED', message: `${relative(process.cwd(), context.plan.files.mapping)}: the mapping must produce an object, it produced ${record === undefined ? 'nothing' : JSON.stringify(record)}` };

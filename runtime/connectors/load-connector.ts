@@ -21,6 +21,8 @@ export interface ObjectPlan {
   validateInput: ValidateFunction;
   validateOutput: ValidateFunction;
   mapping: jsonata.Expression;
+  /** The mapping's text, for naming the line of an evaluation error. */
+  mappingSource: string;
   files: { input: string; output: string; mapping: string };
 }
 
@@ -130,6 +132,7 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
       validateInput: schemaOf(inputText, files.input, display(files.input)),
       validateOutput: schemaOf(outputText, files.output, display(files.output)),
       mapping: compileMapping(mappingText, display(files.mapping)),
+      mappingSource: mappingText,
       files,
     });
   }
