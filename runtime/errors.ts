@@ -15,7 +15,7 @@ export const errorCatalogue = {
   RECSYNC_ERR_MAPPING_FAILED: { status: 422, retryable: false, summary: 'The JSONata mapping failed at evaluation time.' },
   RECSYNC_ERR_CONNECTOR_UNAVAILABLE: { status: 503, retryable: true, summary: 'The connector failed to load; its tasks wait until a good configuration is loaded.' },
   RECSYNC_ERR_NOT_FOUND: { status: 404, retryable: false, summary: 'No such record or route.' },
-  RECSYNC_ERR_REDIS_UNAVAILABLE: { status: 503, retryable: true, summary: 'Redis did not acknowledge the write; nothing was accepted.' },
+  RECSYNC_ERR_REDIS_UNAVAILABLE: { status: 503, retryable: true, summary: 'Redis is not reachable: the request was not carried out, or not wholly; send it again (resending the same versions is safe).' },
   RECSYNC_ERR_CONFIG_INVALID: { status: 500, retryable: false, summary: 'A manifest, schema or mapping is invalid (file, line and reason are given).' },
   RECSYNC_ERR_CRM_RETRYABLE: { status: 502, retryable: true, summary: 'The CRM answered with a transient error (5xx, lock, timeout).' },
   RECSYNC_ERR_CRM_RATE_LIMITED: { status: 429, retryable: true, summary: 'The CRM said to slow down (429 or its own dialect of it).' },

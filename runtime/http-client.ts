@@ -27,8 +27,9 @@ export interface ClosableHttpClient extends HttpClient {
 
 /**
  * The HTTP client a connector receives: bound to its base URL and credentials, one keep-alive pool,
- * every request aborted at the timeout (so a timed-out write cannot land later unnoticed by us),
- * and no retries of its own: recsync has one retry layer, the job's.
+ * every request aborted at the timeout (the connection is closed; a write the CRM had already
+ * received may still land, which the worker's late-write window covers), and no retries of its
+ * own: recsync has one retry layer, the job's.
  */
 export function createHttpClient(options: HttpClientOptions): ClosableHttpClient {
   const dispatcher = new Agent({ connections: options.connections, keepAliveTimeout: 30_000, pipelining: 1 });

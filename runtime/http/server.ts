@@ -21,8 +21,8 @@ export function buildServer(services: Services, options: ServerOptions): Fastify
   const app = Fastify({
     bodyLimit: options.bodyLimit,
     logger: options.logger === false ? false : { level: typeof options.logger === 'object' ? options.logger.level : 'info', redact: ['req.headers.authorization'] },
-    // Record ids may be 256 characters, URI-encoded up to three times longer.
-    maxParamLength: 1024,
+    // Record ids may be 256 characters; URI-encoded, longer.
+    routerOptions: { maxParamLength: 1024 },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // One log line per request would cost more than the request at thousands per second.

@@ -60,9 +60,10 @@ export class QueueSystem {
     this.#options = options;
   }
 
-  #connection(): Redis {
-    // BullMQ's requirement: never give up on a command while reconnecting.
-    const connection = new Redis(this.#options.redisUrl, { maxRetriesPerRequest: null });
+  #connection(role: 'producer' | 'worker'): Redis {
+    // Workers never give up on a command while reconnecting (BullMQ's requirement); producers fail
+    // fast, so an API caller gets a 503 instead of a request parked until Redis returns.
+    const connection = new Redis(this.#options.redisUrl, role === 'worker' ? { maxRetriesPerRequest: null } : { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     connection.on('error', () => {}); // ioredis reconnects by itself; calls that need Redis fail visibly
     this.#connections.push(connection);
     return connection;
@@ -71,7 +72,7 @@ export class QueueSystem {
   queue(connector: string): Queue {
     let queue = this.#queues.get(connector);
     if (!queue) {
-      queue = new Queue(queueName(connector), { connection: this.#connection(), prefix: this.#options.prefix });
+      queue = new Queue(queueName(connector), { connection: this.#connection('producer'), prefix: this.#options.prefix });
       queue.on('error', () => {}); // connection errors surface on the calls that need Redis
       this.#queues.set(connector, queue);
     }
@@ -101,7 +102,7 @@ export class QueueSystem {
         }
       },
       {
-        connection: this.#connection(),
+        connection: this.#connection('worker'),
         prefix: this.#options.prefix,
         concurrency: settings.concurrency,
         lockDuration: settings.lockDurationMs,

@@ -261,7 +261,7 @@ export class RecordStore {
     const max = query.to ?? '+inf';
     let next: string | null = null;
     // Scan a bounded number of entries per call, so a rare filter cannot make one call unbounded.
-    for (let scanned = 0, offset = 0; scanned < query.limit * 20; ) {
+    for (let scanned = 0, offset = 0; ; ) {
       const flat = await this.#client.zrangebyscore(keys.index, minScore, max, 'WITHSCORES', 'LIMIT', offset, 200);
       const page: Array<{ value: string; score: number }> = [];
       for (let i = 0; i < flat.length; i += 2) page.push({ value: flat[i]!, score: Number(flat[i + 1]) });
@@ -282,6 +282,12 @@ export class RecordStore {
         }
       }
       if (next !== null || page.length < 200) break;
+      if (scanned >= query.limit * 20 && candidates.length > 0) {
+        // The scan budget is spent but entries remain: hand back a cursor, not an end.
+        const last = candidates[candidates.length - 1]!;
+        next = Buffer.from(`${last.score}\n${last.value}`).toString('base64url');
+        break;
+      }
     }
     return { items, next, total: await this.#client.zcard(keys.index) };
   }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { startSandbox } from '../../connectors/hubspot/sandbox.ts';
+import type { SandboxObject, SandboxStats } from '../../connectors/hubspot/sandbox.ts';
 import { createRecsync } from '../../runtime/app.ts';
 import { copyConnectors } from '../helpers/connectors.ts';
 import { pollUntil, seededRandom } from '../helpers/poll.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
 import { useRedis } from '../helpers/redis.ts';
+import { startSandboxProcess } from '../helpers/sandbox-process.ts';
 
 // The walking skeleton end to end: HTTP ingest → Redis record state → BullMQ → pipeline →
 // HubSpot sandbox, with the sandbox enforcing the same 10-second limit the manifest declares.
@@ -17,8 +18,8 @@ const records = 300;
 const totalTasks = 2000;
 
 const redis = await useRedis({ appendOnly: true });
-const sandbox = await startSandbox({ limits: { perTenSeconds: limitPerTenSeconds, daily: 1_000_000 } });
-onCleanup(() => sandbox.close());
+// The CRM runs in its own process, as a real one would: the times it counts are its own.
+const sandbox = await startSandboxProcess(new URL('../../connectors/hubspot/sandbox.ts', import.meta.url).pathname, ['--per-ten-seconds', String(limitPerTenSeconds), '--daily', '1000000']);
 const connectors = await copyConnectors(['hubspot']);
 await connectors.edit('hubspot/manifest.yaml', (text) =>
   text.replace('{ requests: 100, per: 10s }', `{ requests: ${limitPerTenSeconds}, per: 10s }`).replace('{ requests: 250000, per: 1d }', '{ requests: 1000000, per: 1d }'),
@@ -118,7 +119,7 @@ it('delivers 2,000 tasks over 300 records: newest versions only, deletes archive
   assert.equal(counters.accepted, counters.delivered + counters.superseded);
 
   // The sandbox's own state: newest versions, deletes archived, no duplicates.
-  const all = sandbox.objects('contacts', { includeArchived: true });
+  const all = await sandbox.control<SandboxObject[]>('/objects/contacts?archived=true'); // live and archived
   const byRecord = new Map<string, typeof all>();
   for (const object of all) {
     const key = object.properties['recsync_id']!;
@@ -142,7 +143,7 @@ it('delivers 2,000 tasks over 300 records: newest versions only, deletes archive
   }
 
   // The CRM never saw more than the manifest allows per 10 s, and never had to say so.
-  const stats = sandbox.stats();
+  const stats = await sandbox.control<SandboxStats>('/stats');
   assert.ok(stats.maxInTenSecondWindow <= limitPerTenSeconds, `max ${stats.maxInTenSecondWindow} requests in 10 s`);
   assert.equal(stats.throttled, 0);
 
