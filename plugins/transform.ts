@@ -4,7 +4,8 @@ import type { StagePlugin } from '../runtime/pipeline.ts';
 
 /**
  * Maps the producer's payload to the CRM's object model with the object's JSONata expression
- * (compiled once per configuration version, bounded in time, depth and sequence length).
+ * (compiled once per configuration version, to JavaScript where possible, bounded in time, depth
+ * and sequence length).
  * Bindings: $recordId, $tenant, $version, $object, $action.
  */
 export const transform: StagePlugin = {
@@ -13,13 +14,15 @@ export const transform: StagePlugin = {
     if (context.action === 'delete' && context.payload === null) return next(context);
     let record: unknown;
     try {
-      record = await context.plan.mapping.evaluate(context.payload, {
+      // Compiled mappings answer synchronously: no promise hop unless the interpreter runs.
+      record = context.plan.mapping.evaluate(context.payload, {
         recordId: context.recordId,
         tenant: context.tenant,
         version: context.version,
         object: context.object,
         action: context.action,
       });
+      if (record instanceof Promise) record = await record;
     } catch (error) {
       const { code, message, position } = error as { code?: string; message: string; position?: number };
       const file = relative(process.cwd(), context.plan.files.mapping);

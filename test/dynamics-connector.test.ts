@@ -168,7 +168,7 @@ describe('Dynamics connector against the sandbox', () => {
     assert.deepEqual(version.limits, [{ requests: 6000, perMs: 300_000 }]);
     assert.ok(version.concurrency <= 52);
     const plan = version.objects.get('contact')!;
-    const record = await plan.mapping.evaluate({ email: ' Ada@Example.com ', firstName: 'Ada', lastName: 'Lovelace', title: 'Countess', address: { city: 'London', country: 'gb' } }, { recordId: 'dv-map' });
+    const record = (await plan.mapping.evaluate({ email: ' Ada@Example.com ', firstName: 'Ada', lastName: 'Lovelace', title: 'Countess', address: { city: 'London', country: 'gb' } }, { recordId: 'dv-map' })) as Record<string, unknown>;
     assert.deepEqual({ ...record }, { firstname: 'Ada', lastname: 'Lovelace', emailaddress1: 'ada@example.com', jobtitle: 'Countess', address1_city: 'London', address1_country: 'GB', new_externalid: 'dv-map' });
     assert.equal(plan.validateOutput(record), true);
     assert.equal(plan.validateOutput({ ...record, firstname: 'x'.repeat(51) }), false);

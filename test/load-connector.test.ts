@@ -35,7 +35,8 @@ describe('loading a connector', () => {
     const contact = hubspot.objects.get('contact')!;
     assert.equal(contact.validateInput({ email: 'a@b.co', firstName: 'A' }), true);
     assert.equal(contact.validateInput({ email: 42 }), false);
-    const mapped = await contact.mapping.evaluate({ email: ' Ada@Example.com ', firstName: 'Ada', address: { country: 'gb' } }, { recordId: 'r-1' });
+    const mapped = (await contact.mapping.evaluate({ email: ' Ada@Example.com ', firstName: 'Ada', address: { country: 'gb' } }, { recordId: 'r-1' })) as Record<string, unknown>;
+    assert.equal(contact.mapping.compiled, true, 'the shipped mapping runs compiled');
     assert.deepEqual({ ...mapped }, { email: 'ada@example.com', firstname: 'Ada', country: 'GB', recsync_id: 'r-1' });
     assert.equal(contact.validateOutput(mapped), true);
   });

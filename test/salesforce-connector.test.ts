@@ -196,14 +196,14 @@ describe('Salesforce connector against the sandbox', () => {
     assert.deepEqual([...version.objects.keys()], ['contact', 'account']);
     assert.deepEqual(version.limits, [{ requests: 100_000, perMs: 86_400_000 }]);
     const plan = version.objects.get('contact')!;
-    const record = await plan.mapping.evaluate({ email: ' Ada@Example.com ', firstName: 'Ada', lastName: 'Lovelace', address: { city: 'London', country: 'gb' } }, { recordId: 'sf-map' });
+    const record = (await plan.mapping.evaluate({ email: ' Ada@Example.com ', firstName: 'Ada', lastName: 'Lovelace', address: { city: 'London', country: 'gb' } }, { recordId: 'sf-map' })) as Record<string, unknown>;
     assert.deepEqual({ ...record }, { FirstName: 'Ada', LastName: 'Lovelace', Email: 'ada@example.com', MailingCity: 'London', MailingCountry: 'GB', Ext_Id__c: 'sf-map' });
     assert.equal(plan.validateOutput(record), true);
     assert.equal(plan.validateOutput({ FirstName: 'Ada', Ext_Id__c: 'x' }), false, 'LastName is required');
     const outcome = await version.connector.upsert({ ...contact('sf-map', { options: plan.options }), record });
     assert.equal(outcome.kind, 'delivered');
     const account = version.objects.get('account')!;
-    const mappedAccount = await account.mapping.evaluate({ name: 'Acme', employees: 12, annualRevenue: 1.5e6, domain: 'acme.test' }, { recordId: 'acc-map' });
+    const mappedAccount = (await account.mapping.evaluate({ name: 'Acme', employees: 12, annualRevenue: 1.5e6, domain: 'acme.test' }, { recordId: 'acc-map' })) as Record<string, unknown>;
     assert.deepEqual({ ...mappedAccount }, { Name: 'Acme', Website: 'https://acme.test', NumberOfEmployees: 12, AnnualRevenue: 1_500_000, Ext_Id__c: 'acc-map' });
     assert.equal(account.validateOutput(mappedAccount), true);
   });

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import jsonata from 'jsonata';
 import manifestSchema from '../../config/schemas/manifest.schema.json' with { type: 'json' };
 import { interpolateEnv, missingEnvDetails } from '../config/env.ts';
 import { createAjv, schemaErrors, type ValidateFunction } from '../config/json-schema.ts';
 import { describe, maxConfigBytes, parseYamlFile, positionOf } from '../config/yaml-file.ts';
 import { parseDuration } from '../duration.ts';
 import { RecsyncError, type ErrorDetail } from '../errors.ts';
+import { compileMapping as compileJsonata, type CompiledMapping } from '../mapping/index.ts';
 import type { AuthConfig } from '../credentials.ts';
 import type { Connector } from '../sdk/index.ts';
 
@@ -20,7 +20,8 @@ export interface ObjectPlan {
   options: Readonly<Record<string, unknown>>;
   validateInput: ValidateFunction;
   validateOutput: ValidateFunction;
-  mapping: jsonata.Expression;
+  /** Compiled to JavaScript when the expression allows it, else the jsonata interpreter (`compiled: false`). */
+  mapping: CompiledMapping;
   /** The mapping's text, for naming the line of an evaluation error. */
   mappingSource: string;
   files: { input: string; output: string; mapping: string };
@@ -239,9 +240,9 @@ function compileSchema(ajv: ReturnType<typeof createAjv>, text: string, file: st
   }
 }
 
-function compileMapping(text: string, file: string): jsonata.Expression {
+function compileMapping(text: string, file: string): CompiledMapping {
   try {
-    return jsonata(text, { ...mappingLimits });
+    return compileJsonata(text, { ...mappingLimits });
   } catch (error) {
     const { position, message, code } = error as { position?: number; message: string; code?: string };
     const detail: ErrorDetail = { file, message: `JSONata ${code ?? 'error'}: ${message}` };

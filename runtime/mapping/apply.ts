@@ -6,7 +6,7 @@
  */
 import { jerr, type JsonataError } from './errors.ts';
 import {
-  Fn, Thunk, bool, getArity, isArrayOfNumbers, isArrayOfStrings, isFunction, keysOf, seq, spush, tcheck, tick,
+  Fn, RESTART, Restart, Thunk, bool, getArity, isArrayOfNumbers, isArrayOfStrings, isFunction, keysOf, seq, spush, tcheck, tick,
   type Seq, type State,
 } from './values.ts';
 
@@ -35,10 +35,8 @@ function applyInner(st: State, dep: number, proc: unknown, args: unknown[], inpu
     if (isThenable(result)) throw new TypeError('a compiled mapping cannot call a function that returns a promise');
     return result;
   }
-  if (proc !== null && typeof proc === 'object' && isFunction(proc)) {
-    // Data that imitates an interpreter function (`{"_jsonata_lambda": true}`) is never executed.
-    throw new TypeError('cannot apply a data object as a function');
-  }
+  // Data that imitates an interpreter function (`{"_jsonata_lambda": true}`): the interpreter decides.
+  if (proc !== null && typeof proc === 'object' && isFunction(proc)) throw RESTART;
   throw jerr('T1006');
 }
 
@@ -74,7 +72,7 @@ export function call(
 }
 
 export function decorate(error: unknown, position: number | undefined, name: string | undefined): unknown {
-  if (error !== null && typeof error === 'object') {
+  if (error !== null && typeof error === 'object' && !(error instanceof Restart)) {
     const e = error as JsonataError;
     if (!e.position) e.position = position;
     if (!e.token) e.token = name;

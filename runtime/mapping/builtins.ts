@@ -8,7 +8,7 @@
 import jsonata from 'jsonata';
 import { each, filterFn, map, reduce, sift, single, sortFn } from './apply.ts';
 import { contains, match, replace, split } from './strings.ts';
-import { Fn, type State, type Validator } from './values.ts';
+import { Fn, focusOf, type State, type Validator } from './values.ts';
 
 interface Definition {
   _jsonata_function: true;
@@ -71,16 +71,29 @@ function paramsOf(f: (...args: unknown[]) => unknown): string[] {
   return inside.split(',').map((p) => p.trim());
 }
 
+/** partialApplyNativeFunction parses `function($p1, $p2){ _ }` from the source's parameter names; some fail. */
+function partialError(params: string[]): Fn['perr'] {
+  try {
+    jsonata(`function(${params.map((p) => `$${p}`).join(', ')}){ _ }`);
+    return undefined;
+  } catch (error) {
+    const { code, position, token, value } = error as { code: string; position?: number; token?: string; value?: unknown };
+    return { code, position, token, value };
+  }
+}
+
 function make(name: string, def: Definition): Builtin {
   const impl = def.implementation;
   const own = ported[name];
   const isAsync = impl.constructor.name === 'AsyncFunction';
-  const run: Impl = own ?? ((st, _dep, args) => impl.apply(st.focus, args));
-  const partial: Impl = own ?? ((st, _dep, args) => impl.apply({ createSequence: st.focus.createSequence }, args));
+  const run: Impl = own ?? ((st, _dep, args) => impl.apply(focusOf(st), args));
+  const partial: Impl = own ?? ((st, _dep, args) => impl.apply({ createSequence: focusOf(st).createSequence, environment: focusOf(st).environment }, args));
   if (isAsync && own === undefined) throw new Error(`no synchronous implementation of $${name}`);
+  const fn = new Fn(impl.length, def.signature, run, paramsOf(impl).length, partial);
+  fn.perr = partialError(paramsOf(impl));
   return {
     name,
-    fn: new Fn(impl.length, def.signature, run, paramsOf(impl).length, partial),
+    fn,
     hof: higherOrder.has(name),
     params: paramsOf(impl),
     impl: run,
@@ -92,7 +105,7 @@ export const builtins = new Map<string, Builtin>();
 names.forEach((name, i) => builtins.set(name, make(name, definitions[i] as Definition)));
 
 const fromMillis = (definitions[names.indexOf('fromMillis')] as Definition).implementation;
-const nowImpl: Impl = (st, _dep, args) => fromMillis(st.now, args[0], args[1]);
+const nowImpl: Impl = (st, _dep, args) => fromMillis.call(focusOf(st), st.now, args[0], args[1]);
 const millisImpl: Impl = (st) => st.now;
 builtins.set('now', { name: 'now', fn: new Fn(2, nowSignature, nowImpl, 2, nowImpl), hof: false, params: ['picture', 'timezone'], impl: nowImpl, partial: nowImpl });
 builtins.set('millis', { name: 'millis', fn: new Fn(0, millisSignature, millisImpl, 1, millisImpl), hof: false, params: [''], impl: millisImpl, partial: millisImpl });

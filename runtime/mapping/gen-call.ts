@@ -15,8 +15,8 @@ function procName(proc: Node): string | undefined {
  * generic call, which validates and throws exactly as the interpreter does.
  */
 const inline: Record<string, (a: string[], slow: string) => string | undefined> = {
-  lowercase: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? ${a[0]}.toLowerCase() : ${slow})` : undefined),
-  uppercase: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? ${a[0]}.toUpperCase() : ${slow})` : undefined),
+  lowercase: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? (${a[0]}).toLowerCase() : ${slow})` : undefined),
+  uppercase: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? (${a[0]}).toUpperCase() : ${slow})` : undefined),
   trim: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? trimString(${a[0]}) : ${slow})` : undefined),
   length: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? stringLength(${a[0]}) : ${slow})` : undefined),
   string: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? ${a[0]} : ${slow})` : undefined),
@@ -24,9 +24,9 @@ const inline: Record<string, (a: string[], slow: string) => string | undefined> 
   exists: (a) => (a.length === 1 ? `(${a[0]} !== undefined)` : undefined),
   boolean: (a) => (a.length === 1 ? `boolean(${a[0]})` : undefined),
   not: (a) => (a.length === 1 ? `(${a[0]} === undefined ? undefined : !boolean(${a[0]}))` : undefined),
-  count: (a) => (a.length === 1 ? `(${a[0]} === undefined ? 0 : Array.isArray(${a[0]}) ? ${a[0]}.length : 1)` : undefined),
+  count: (a) => (a.length === 1 ? `(${a[0]} === undefined ? 0 : Array.isArray(${a[0]}) ? (${a[0]}).length : 1)` : undefined),
   contains: (a, slow) =>
-    a.length === 2 ? `(typeof ${a[0]} === 'string' && typeof ${a[1]} === 'string' ? ${a[0]}.indexOf(${a[1]}) !== -1 : ${slow})` : undefined,
+    a.length === 2 ? `(typeof ${a[0]} === 'string' && typeof ${a[1]} === 'string' ? (${a[0]}).indexOf(${a[1]}) !== -1 : ${slow})` : undefined,
 };
 
 /** evaluateFunction (and `lhs ~> $f(...)` when `applyto` is given). */

@@ -57,6 +57,19 @@ export class Unsupported extends Error {
   }
 }
 
+/**
+ * A constructor whose items the interpreter evaluates concurrently, compiled with a guard:
+ * `errors`: an error raised by its items re-runs the evaluation in the interpreter;
+ * `depth`: the items' combined height, checked at run time against the stack limit.
+ */
+export interface Guard {
+  errors?: boolean;
+  depth?: number;
+}
+
+/** Keyed by the array constructor node, or by the key/value pairs of an object constructor or grouping. */
+export type Guards = Map<object, Guard>;
+
 /** A JSONata variable frame (the top level, a block, a lambda invocation). */
 export interface Frame {
   parent: Frame | null;
@@ -100,6 +113,7 @@ export class Gen {
   freeBindings = new Map<string, string>();
   /** Built-in names referenced (a binding of the same name would shadow them). */
   builtinRefs = new Set<string>();
+  guards: Guards = new Map();
   /** Set by compile.ts: the dispatcher that compiles any node. */
   dispatch: GenFn = () => {
     throw new Error('no dispatcher');

@@ -89,10 +89,31 @@ function genSort(g: Gen, step: Node, input: string, cx: Cx, off: number): string
   return result;
 }
 
+/**
+ * The items of a constructor that the interpreter evaluates concurrently, under the constructor's
+ * guard (see Guard): a run-time depth check, and a re-run by the interpreter if an item fails.
+ */
+function guarded(g: Gen, key: object, cx: Cx, off: number, body: () => void): void {
+  const guard = g.guards.get(key);
+  if (guard?.depth !== undefined && g.stack > 0) g.emit(`if (${g.depth(cx, off)} + ${guard.depth} > ${g.stack}) throw RESTART;`);
+  if (!guard?.errors) {
+    body();
+    return;
+  }
+  const lines = g.nested(body);
+  g.emit('try {');
+  lines.forEach((line) => g.emit(line));
+  g.emit('} catch (e) { throw restart(e); }');
+}
+
 /** The array constructor: items in order, `[...]` items kept whole, others appended. */
 export function genArray(g: Gen, node: Node, cx: Cx, off: number): string {
   const items = node.expressions ?? [];
-  const values = items.map((item) => g.gen(item, cx, off + 1));
+  const values = items.map(() => g.id('t'));
+  if (values.length > 0) g.emit(`let ${values.join(', ')};`);
+  guarded(g, node, cx, off, () => {
+    items.forEach((item, i) => g.emit(`${values[i]} = ${g.gen(item, cx, off + 1)};`));
+  });
   const a = g.id('t');
   g.emit(`let ${a} = [];`);
   items.forEach((item, i) => g.emit(`${a} = consPush(st, ${a}, ${values[i]}, ${item.value === '['});`));
@@ -122,12 +143,14 @@ export function genGroup(g: Gen, pairs: [Node, Node][], position: number | undef
     const contexts = g.id('t');
     g.emit(`const ${contexts} = Array.isArray(${input}) ? literalGroupContexts(st, ${input}, ${pairs.length}) : undefined;`);
     g.emit(`const ${o} = Object.create(null);`);
-    for (const p of keyOrder(keys as string[])) {
-      const c = g.id('x');
-      g.emit(`const ${c} = ${contexts} === undefined ? ${input} : ${contexts}[${p}];`);
-      const v = g.gen((pairs[p] as [Node, Node])[1], { ...cx, x: c }, off + 1);
-      g.emit(`if (${v} !== undefined) ${o}[${JSON.stringify(keys[p])}] = ${v};`);
-    }
+    guarded(g, pairs, cx, off, () => {
+      for (const p of keyOrder(keys as string[])) {
+        const c = g.id('x');
+        g.emit(`const ${c} = ${contexts} === undefined ? ${input} : ${contexts}[${p}];`);
+        const v = g.gen((pairs[p] as [Node, Node])[1], { ...cx, x: c }, off + 1);
+        g.emit(`if (${v} !== undefined) ${o}[${JSON.stringify(keys[p])}] = ${v};`);
+      }
+    });
     return o;
   }
   const item = g.id('x');
@@ -146,7 +169,10 @@ export function genGroup(g: Gen, pairs: [Node, Node][], position: number | undef
     });
     return `case ${p}: { ${body.join('\n')}\nreturn ${v}; }`;
   });
+  const guard = g.guards.get(pairs);
+  if (guard?.depth !== undefined && g.stack > 0) g.emit(`if (${g.depth(cx, off)} + ${guard.depth} > ${g.stack}) throw RESTART;`);
+  const values = `switch (pair) { ${valueCases.join('\n')} }`;
   g.emit(`const ${o} = group(st, ${input}, ${pairs.length}, (${item}, pair) => { switch (pair) { ${keyCases.join('\n')} } }, ` +
-    `(${ctxId}, pair) => { switch (pair) { ${valueCases.join('\n')} } }, ${lit(position)});`);
+    `(${ctxId}, pair) => { ${guard?.errors ? `try { ${values} } catch (e) { throw restart(e); }` : values} }, ${lit(position)});`);
   return o;
 }

@@ -4,12 +4,13 @@
  */
 import { jerr, type JsonataError } from './errors.ts';
 import {
-  append, boolean, deepEqual, flatten, isArrayOfNumbers, isFunction, isNumeric, isSeq, keysOf, seq, seq1, spush, string, tick,
+  Restart, append, boolean, deepEqual, flatten, isArrayOfNumbers, isFunction, isNumeric, isSeq, keysOf, seq, seq1, spush, string, tick,
   type Seq, type State,
 } from './values.ts';
 
 /** Place an error on an operator (the interpreter's evaluateBinary catch). */
 export function at(error: JsonataError, position: number | undefined, token: string): JsonataError {
+  if (error instanceof Restart) return error;
   error.position = position;
   error.token = token;
   return error;

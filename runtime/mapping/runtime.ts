@@ -13,7 +13,7 @@ import {
 } from './ops.ts';
 import { makeRegex } from './strings.ts';
 import {
-  Fn, Thunk, binding, boolean, ctx, isArrayOfStrings, isFunction, isSeq, keysOf, lookup, newState, norm, normKeep,
+  Fn, RESTART, Thunk, binding, restart, boolean, ctx, isArrayOfStrings, isFunction, isSeq, keysOf, lookup, newState, norm, normKeep,
   overflow, seq, seq1, spush, tcheck, tick, type FnRun, type State,
 } from './values.ts';
 
@@ -68,6 +68,10 @@ export function lambda(arity: number, sig: Fn['sig'], run: FnRun): Fn {
 
 /** partialApplyProcedure / partialApplyNativeFunction. */
 export function partial(proc: unknown, args: unknown[], position: number | undefined, token: string | undefined): Fn {
+  if (proc instanceof Fn && proc.perr !== undefined) {
+    const { code, ...fields } = proc.perr;
+    throw jerr(code, { ...fields });
+  }
   if (proc instanceof Fn && proc.slots !== undefined && proc.prun !== undefined) {
     const slots = proc.slots;
     const prun = proc.prun;
@@ -81,7 +85,8 @@ export function partial(proc: unknown, args: unknown[], position: number | undef
     };
     return new Fn(unbound, undefined, run, unbound, run);
   }
-  if (isFunction(proc)) throw new TypeError('this function cannot be partially applied');
+  // A host function or a regex: the interpreter partially applies it from its source text; let it.
+  if (isFunction(proc)) throw RESTART;
   throw jerr('T1008', { position, token });
 }
 
@@ -121,6 +126,7 @@ function setProp(target: unknown, key: string, value: unknown): void {
 export function transformUpdate(match: unknown, update: unknown, position: number | undefined): void {
   if (update === undefined) return;
   if (typeof update !== 'object' || update === null || Array.isArray(update)) throw jerr('T2011', { position, value: update });
+  if (isFunction(update)) throw RESTART;
   for (const key of keysOf(update)) setProp(match, key, (update as Record<string, unknown>)[key]);
 }
 
@@ -162,7 +168,7 @@ const B = Object.create(null) as Record<string, Builtin>;
 for (const [name, b] of builtins) B[name] = b;
 
 export const runtime = Object.freeze({
-  U, PLACEHOLDER, B, Fn, Thunk,
+  U, PLACEHOLDER, B, Fn, Thunk, RESTART, restart,
   newState, tcheck, tick, overflow, dchk, seq, seq1, spush, isSeq, norm, normKeep, isFunction, lookup, boolean, ctx,
   binding, jerr, populateMessage, wrapInput,
   arith, at, boolize, compare, concat, consPush, descendants, equal, group, includes, indexFilter, keepPath,

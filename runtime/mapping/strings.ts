@@ -4,7 +4,7 @@
  */
 import { apply } from './apply.ts';
 import { jerr } from './errors.ts';
-import { Fn, isFunction, seq, spush, tick, type State } from './values.ts';
+import { Fn, RESTART, focusOf, isFunction, seq, spush, tick, type State } from './values.ts';
 
 interface MatchResult {
   match: string;
@@ -43,8 +43,8 @@ export function makeRegex(value: RegExp, position: number | undefined): (str: st
 function matcher(st: State, dep: number, m: unknown, str: string | undefined): MatchResult | undefined {
   let result: unknown;
   if (m instanceof Fn) result = apply(st, dep, m, [str], null);
-  else if (typeof m === 'function') result = (m as (s: unknown) => unknown).call(st.focus, str);
-  else if (isFunction(m)) throw new TypeError('cannot apply a data object as a function');
+  else if (typeof m === 'function') result = (m as (s: unknown) => unknown).call(focusOf(st), str);
+  else if (isFunction(m)) throw RESTART;
   else throw new TypeError('matcher is not a function');
   const r = result as Record<string, unknown> | undefined;
   if (r && !(typeof r.start === 'number' || r.end === 'number' || Array.isArray(r.groups) || isFunction(r.next))) {
@@ -115,13 +115,19 @@ export function replace(st: State, dep: number, str: string | undefined, pattern
   if (str === undefined) return undefined;
   if (pattern === '') throw jerr('D3010', { value: pattern, index: 2 });
   if (limit !== undefined && limit < 0) throw jerr('D3011', { value: limit, index: 4 });
-  const replacer = (found: MatchResult): unknown =>
-    typeof replacement === 'string' ? substitute(replacement, found) : apply(st, dep, replacement, [found], null);
+  const replacer = (found: MatchResult): unknown => {
+    if (typeof replacement === 'string') return substitute(replacement, found);
+    if (replacement instanceof Fn) return apply(st, dep, replacement, [found], null);
+    // The interpreter calls `replacement.apply(...)` on whatever it is.
+    throw new TypeError(`Cannot read properties of ${String(replacement)} (reading 'apply')`);
+  };
   if (!(limit === undefined || limit > 0)) return str;
   let result = '';
   let position = 0;
   let count = 0;
   if (typeof pattern === 'string') {
+    // The interpreter would concatenate the source text of its function wrapper: let it.
+    if (typeof replacement !== 'string') throw RESTART;
     let index = str.indexOf(pattern, position);
     while (index !== -1 && (limit === undefined || count < limit)) {
       tick(st);

@@ -29,12 +29,15 @@ export class Fn {
   /** For partial application: how many parameters, and the run that takes them all unvalidated. */
   slots: number | undefined;
   prun: FnRun | undefined;
+  /** The error a partial application raises (jsonata parses a signature from the source of some built-ins and fails). */
+  perr: { code: string; position?: number; token?: string; value?: unknown } | undefined;
   constructor(arity: number, sig: Validator | undefined, run: FnRun, slots?: number, prun?: FnRun) {
     this.arity = arity;
     this.sig = sig;
     this.run = run;
     this.slots = slots;
     this.prun = prun;
+    this.perr = undefined;
   }
 }
 // jsonata's own helpers (signature validation, reused built-ins) see a Fn as a lambda.
@@ -50,6 +53,20 @@ export class Thunk {
   }
 }
 
+/**
+ * Thrown by compiled code when only the interpreter can give the exact answer (an error inside
+ * concurrently evaluated items, or a depth count near the limit there): the evaluation is re-run
+ * by the interpreter. Never visible to callers.
+ */
+export class Restart {}
+export const RESTART = new Restart();
+
+/** What an error inside guarded items becomes (timeouts stay timeouts: re-running would double the budget). */
+export function restart(error: unknown): unknown {
+  if (error !== null && typeof error === 'object' && (error as { code?: unknown }).code === 'D1012') return error;
+  return RESTART;
+}
+
 /** A jsonata signature validator (the object its parser attaches to lambdas and built-ins). */
 export interface Validator {
   definition: string;
@@ -62,21 +79,33 @@ export interface Limits {
   sequence: number;
 }
 
-/** Per-evaluation state: guardrails, the `$now()` timestamp, and the `this` given to reused built-ins. */
+/** The `this` the interpreter gives built-ins (reused jsonata implementations read it). */
+export interface Focus {
+  options: Limits;
+  createSequence: (...items: unknown[]) => Seq;
+  environment: { timestamp: Date };
+}
+
+/** Per-evaluation state: guardrails, the `$now()` timestamp, the focus of reused built-ins (made on first use). */
 export interface State {
   limits: Limits;
   start: number;
   now: number;
   ticks: number;
-  focus: { options: Limits; createSequence: (...items: unknown[]) => Seq };
+  focus: Focus | undefined;
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
 export function newState(limits: Limits): State {
   const now = Date.now();
-  const st: State = { limits, start: now, now, ticks: 0, focus: { options: limits, createSequence: () => [] } };
-  st.focus.createSequence = function createSequence(...items: unknown[]) {
+  return { limits, start: now, now, ticks: 0, focus: undefined };
+}
+
+export function focusOf(st: State): Focus {
+  if (st.focus !== undefined) return st.focus;
+  const { limits } = st;
+  const createSequence = (...items: unknown[]): Seq => {
     // The sequence the interpreter hands to its built-ins: `push` refuses to pass the limit.
     const s = [] as Seq;
     if (limits.sequence) {
@@ -94,7 +123,8 @@ export function newState(limits: Limits): State {
     if (items.length === 1) s.push(items[0]);
     return s;
   };
-  return st;
+  st.focus = { options: limits, createSequence, environment: { timestamp: new Date(st.now) } };
+  return st.focus;
 }
 
 /** The timeout guardrail (D1012); called on lambda entry, trampoline turns and every 1024 loop turns. */

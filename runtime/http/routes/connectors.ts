@@ -15,7 +15,7 @@ async function describeConnector(services: Services, slot: ConnectorSlot) {
     state: current ? 'running' : 'config-error',
     version: current?.version ?? null,
     loadedAt: current?.loadedAt ?? null,
-    objects: current ? [...current.objects.keys()] : [],
+    objects: current ? [...current.objects.values()].map((plan) => ({ name: plan.name, mapping: plan.mapping.compiled ? { compiled: true } : { compiled: false, reason: plan.mapping.reason } })) : [],
     errors: slot.errors,
     counters,
     queue,
