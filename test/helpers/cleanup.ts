@@ -1,7 +1,13 @@
 import { after } from 'node:test';
 
 const stack: Array<() => unknown> = [];
-let registered = false;
+
+// Registered when this module is first imported, at the top of a test file, so the hook belongs to
+// the file (an `after` called inside a test would belong to that test, and clean-ups registered by
+// later tests would never run).
+after(async () => {
+  while (stack.length > 0) await stack.pop()!();
+});
 
 /**
  * Registers a clean-up for the end of the test file. Clean-ups run last-registered first, so a
@@ -9,9 +15,4 @@ let registered = false;
  */
 export function onCleanup(fn: () => unknown): void {
   stack.push(fn);
-  if (registered) return;
-  registered = true;
-  after(async () => {
-    while (stack.length > 0) await stack.pop()!();
-  });
 }
