@@ -43,6 +43,8 @@ export interface AuditReport {
    * late does that, and the newest version is then sent again (retry.lateWriteWindow).
    */
   lateOverwrites: number;
+  /** Records whose newest version the CRM never received at all (and that are not dead-lettered). */
+  neverWritten: number;
   maxInTenSeconds: number;
   crmRequests: number;
 }
@@ -227,6 +229,12 @@ export class Scenario {
       for (let i = 1; i < versions.length; i += 1) if (versions[i]! < versions[i - 1]!) lateOverwrites += 1;
       if (versions[versions.length - 1]! < Math.max(...versions)) orderViolations += 1;
     }
+    let neverWritten = 0;
+    for (const [recordId, version] of newest) {
+      if (seen.has(`${recordId}@${version}`)) continue;
+      const letter = await this.api.services.store.getDeadLetter('hubspot', `default|contact|${recordId}|${version}`);
+      if (letter?.state !== 'dead') neverWritten += 1;
+    }
     const counts = new Map<string, number>();
     for (const object of this.sandbox.objects('contacts', { includeArchived: true })) counts.set(object.properties['recsync_id']!, (counts.get(object.properties['recsync_id']!) ?? 0) + 1);
     const stats = this.sandbox.stats();
@@ -239,6 +247,7 @@ export class Scenario {
       duplicateObjects: [...counts.values()].filter((n) => n > 1).length,
       orderViolations,
       lateOverwrites,
+      neverWritten,
       maxInTenSeconds: stats.maxInTenSecondWindow,
       crmRequests: stats.requests,
     };
