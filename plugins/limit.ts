@@ -17,7 +17,8 @@ export const defaultThrottleMs = 10_000;
 /**
  * The distributed rate budget per (connector, account). No budget: the job waits exactly until its
  * reserved slot, spending no attempt. A CRM that throttles anyway pushes the budget back for every
- * instance, and the job waits that long.
+ * instance, and the job waits that long; after the hold one request goes alone as a probe, and
+ * only its unthrottled answer lets the rest through.
  */
 export function limit(limiterOf: (connector: ConnectorVersion) => RateLimiter | undefined): StagePlugin {
   return {
@@ -25,12 +26,17 @@ export function limit(limiterOf: (connector: ConnectorVersion) => RateLimiter | 
     stage: (next) => async (context) => {
       const limiter = limiterOf(context.connector);
       const account = `${context.connector.name}:${context.tenant}`;
+      let probe: number | undefined;
       if (limiter) {
         const slot = await limiter.acquire(account, context.holder);
         if (!slot.ok) return { kind: 'wait', ms: slot.waitMs, reason: 'rate-limit' };
+        probe = slot.probe;
       }
       const outcome = await next(context);
-      if (outcome.kind !== 'rate-limited') return outcome;
+      if (outcome.kind !== 'rate-limited') {
+        if (probe !== undefined) await limiter!.clear(account, probe);
+        return outcome;
+      }
       const ms = outcome.afterMs ?? defaultThrottleMs;
       await limiter?.pushBack(account, ms);
       return { kind: 'wait', ms, reason: 'crm-throttle' };

@@ -81,13 +81,19 @@ async function hammer(ls: RateLimiter[], account: string, holders: number, runMs
   return Object.assign(grants.sort((a, b) => a - b), { deferred });
 }
 
-/** Ask as `holder` until ok (sleeping the answered waits), failing after deadlineMs. */
+/**
+ * Ask as `holder` until ok (sleeping the answered waits), failing after deadlineMs. A grant that is
+ * a throttle probe is answered as the CRM would when the throttle is over: `clear`.
+ */
 async function acquireWhenDue(limiter: RateLimiter, account: string, holder: string, deadlineMs = 5000) {
   const deadline = Date.now() + deadlineMs;
   const waits: Array<{ nowMs: number; waitMs: number }> = [];
   for (;;) {
     const answer = await limiter.acquire(account, holder);
-    if (answer.ok) return { granted: answer, waits };
+    if (answer.ok) {
+      if (answer.probe !== undefined) await limiter.clear(account, answer.probe);
+      return { granted: answer, waits };
+    }
     waits.push(answer);
     assert.ok(Date.now() < deadline, `${holder} still waiting after ${deadlineMs} ms`);
     await sleep(answer.waitMs);
@@ -173,7 +179,10 @@ test('(3) the same holder asking twice holds one slot; its reservation becomes o
   assert.equal(d.nowMs + d.waitMs, slotC);
   assert.equal((await limiter!.usage(account)).reserved, 4);
 
-  const [aDone, bDone] = await Promise.all([acquireWhenDue(limiter!, account, 'a'), acquireWhenDue(limiter!, account, 'b')]);
+  // One after the other: the first start after a push back is the throttle probe (see test 4b).
+  const aDone = await acquireWhenDue(limiter!, account, 'a');
+  const bDone = await acquireWhenDue(limiter!, account, 'b');
+  assert.notEqual(aDone.granted.probe, undefined, 'the first start after the push back probes');
   for (const done of [aDone, bDone]) {
     assert.ok(done.granted.nowMs >= slotA, 'no start before the slot');
     for (const w of done.waits) assert.equal(w.nowMs + w.waitMs, slotA, 'every early ask answers the same slot');
@@ -230,6 +239,7 @@ test('(3b) a holder back long after its slot starts when the real starts leave r
     await sleep(x.waitMs + lateBy);
     const late = await limiter!.acquire(account, 'x');
     assert.ok(late.ok, 'with room it starts at once');
+    await limiter!.clear(account, late.probe!);
     assert.ok(late.nowMs >= x.nowMs + x.waitMs + lateBy);
     const usage = await limiter!.usage(account);
     assert.equal(usage.windows[0]!.used, 1, 'it started');
@@ -257,7 +267,8 @@ test('(4) pushBack blocks every holder until the time passes and never shortens 
   const c = await limiter!.acquire(account, 'c');
   assert.ok(!c.ok && c.nowMs + c.waitMs === blockedUntil, 'c waits for the original block');
 
-  const [bDone, cDone] = await Promise.all([acquireWhenDue(limiter!, account, 'b'), acquireWhenDue(limiter!, account, 'c')]);
+  const bDone = await acquireWhenDue(limiter!, account, 'b');
+  const cDone = await acquireWhenDue(limiter!, account, 'c');
   for (const done of [bDone, cDone]) {
     assert.ok(done.granted.nowMs >= blockedUntil, 'granted only after the block');
     for (const w of done.waits) assert.ok(w.nowMs < blockedUntil);
@@ -278,6 +289,47 @@ test('(4) pushBack blocks every holder until the time passes and never shortens 
   assert.ok(blocked2 > slotY + 300, 'the reserved slot is pushed behind the block');
   const yDone = await acquireWhenDue(slow!, account2, 'y');
   assert.ok(yDone.granted.nowMs >= blocked2, 'the early reservation starts only after the block');
+});
+
+test('(4b) after a push back one request probes alone; a throttled probe keeps the account held, an answered one lifts the block', async () => {
+  const prefix = uniqueName('rl4b');
+  const [limiter, other] = limiters([{ requests: 100, perMs: 1000 }], prefix);
+  const account = 'hubspot:probe';
+  const plain = await limiter!.acquire(account, 'before');
+  assert.ok(plain.ok && plain.probe === undefined, 'no probe before any push back');
+
+  await limiter!.pushBack(account, 150);
+  const holders = ['a', 'b', 'c', 'd'];
+  const first = await Promise.all(holders.map((h, i) => (i % 2 ? other! : limiter!).acquire(account, h)));
+  const due = Math.max(...first.map((f) => (f.ok ? f.nowMs : f.nowMs + f.waitMs)));
+  await sleep(due - first[0]!.nowMs);
+
+  // The block is over: four holders come at once from two instances; exactly one starts.
+  const round1 = await Promise.all(holders.map((h, i) => (i % 2 ? other! : limiter!).acquire(account, h)));
+  const probes1 = round1.filter((r) => r.ok);
+  assert.equal(probes1.length, 1, `one probe, got ${JSON.stringify(round1)}`);
+  const probe1 = probes1[0]!;
+  assert.ok(probe1.ok && probe1.probe !== undefined && probe1.probe === probe1.nowMs + 150, 'the probe holds the account for the last push back');
+  for (const r of round1.filter((x) => !x.ok)) assert.ok(!r.ok && r.waitMs > 100 && r.waitMs <= 150, 'the others wait for the probe');
+
+  // The probe is throttled again: the CRM's 429 pushes back, the account stays held.
+  await limiter!.pushBack(account, 150);
+  await limiter!.clear(account, probe1.ok ? probe1.probe! : 0); // a stale token lifts nothing
+  assert.ok((await limiter!.usage(account)).blockedForMs > 100, 'a stale probe token does not lift a newer block');
+  const rest = holders.filter((_, i) => !round1[i]!.ok);
+  const waitAgain = await limiter!.usage(account);
+  await sleep(waitAgain.blockedForMs + 5);
+  const round2 = await Promise.all(rest.map((h) => limiter!.acquire(account, h)));
+  const probes2 = round2.filter((r) => r.ok);
+  assert.equal(probes2.length, 1, 'after the second block, again one probe');
+
+  // This probe is answered: the block is lifted and the others start at once.
+  const probe2 = probes2[0]!;
+  assert.ok(probe2.ok);
+  await limiter!.clear(account, probe2.probe!);
+  assert.equal((await limiter!.usage(account)).blockedForMs, 0, 'the answered probe lifts the block');
+  const round3 = await Promise.all(rest.filter((_, i) => !round2[i]!.ok).map((h) => limiter!.acquire(account, h)));
+  assert.ok(round3.every((r) => r.ok && r.probe === undefined), 'the throttle is over: every holder starts, none probes');
 });
 
 test('(5) release drops a reservation (its slot stays counted)', async () => {

@@ -17,21 +17,27 @@
     KEYS[1]          meta hash   <prefix>:{<account>}:meta
                                    fields: last    = ms of the latest slot handed out (monotonic)
                                            blocked = ms before which no request may start (push back)
+                                           probe   = ms of the last push back, kept until a probe
+                                                     clears it (the account is still throttled)
     KEYS[2]          zset        <prefix>:{<account>}:res   member = holder, score = slot ms
     KEYS[3..2+n]     hash        <prefix>:{<account>}:w:<N>:<P>           scheduled; field = bucket, value = count
     KEYS[3+n..2+2n]  hash        <prefix>:{<account>}:w:<N>:<P>:started   started;   field = bucket, value = count
                      (both also hold '_pruned' = the oldest bucket kept at the last prune)
 
-    ARGV[1]          op: 'acquire' | 'pushback' | 'release' | 'usage'
+    ARGV[1]          op: 'acquire' | 'pushback' | 'clear' | 'release' | 'usage'
     ARGV[2]          acquire, release: holder (a job id)
                      pushback:         ms (integer >= 0): nothing starts before now + ms
+                     clear:            the probe token an acquire returned
                      usage:            ignored
     ARGV[3], ARGV[4] N and P of window 1; ARGV[5], ARGV[6] of window 2; ...
 
   Output:
     acquire   {1, nowMs}            start now (no reservation is kept)
+              {1, nowMs, token}     start now as the probe of a throttled account: nothing else
+                                    starts until `clear` with this token or a new block's end
               {0, waitMs, nowMs}    the holder holds a slot; ask again (same holder) in waitMs
     pushback  {blockedUntilMs, nowMs}
+    clear     {cleared (0 | 1), nowMs}  the probe was answered without a throttle: lift the block
     release   {removed (0 | 1), nowMs}
     usage     {nowMs, blockedForMs, reserved, started_1, scheduled_1, started_2, scheduled_2, ...}
               (read-only; counts of the window ending now; reserved = open reservations)
@@ -195,13 +201,27 @@ local function expireMeta(last, blocked)
 end
 
 local function meta()
-  local m = redis.call('HMGET', metaKey, 'last', 'blocked')
-  return tonumber(m[1]) or 0, tonumber(m[2]) or 0
+  local m = redis.call('HMGET', metaKey, 'last', 'blocked', 'probe')
+  return tonumber(m[1]) or 0, tonumber(m[2]) or 0, tonumber(m[3])
+end
+
+-- A request starts now. While the account is throttled (a push back not yet cleared by a probe),
+-- the first start after the block is the probe: it blocks the account again for the last push
+-- back's length, so that one request, not the whole backlog, learns whether the throttle is over.
+-- Its token (the new block's end) lets the probe's answer lift the block early.
+local function started(last, probe)
+  if not probe then
+    return { 1, now }
+  end
+  local blocked = now + probe
+  redis.call('HSET', metaKey, 'blocked', fmt(blocked))
+  expireMeta(last, blocked)
+  return { 1, now, blocked }
 end
 
 if op == 'acquire' then
   local holder = ARGV[2]
-  local last, blocked = meta()
+  local last, blocked, probe = meta()
   redis.call('ZREMRANGEBYSCORE', resKey, '-inf', '(' .. fmt(now - maxP))
 
   local slot = tonumber(redis.call('ZSCORE', resKey, holder))
@@ -243,7 +263,7 @@ if op == 'acquire' then
       add(win, win.started, to)
     end
     expireWindows(last, true)
-    return { 1, now }
+    return started(last, probe)
   end
 
   -- A new request: the earliest slot at or after every earlier slot and the block at which every
@@ -269,7 +289,7 @@ if op == 'acquire' then
       add(windows[i], windows[i].started, bucket(windows[i], now))
     end
     expireWindows(slot, true)
-    return { 1, now }
+    return started(slot, probe)
   end
   expireWindows(slot, false)
   redis.call('ZADD', resKey, fmt(slot), holder)
@@ -285,8 +305,20 @@ elseif op == 'pushback' then
     blocked = now + ms
     redis.call('HSET', metaKey, 'blocked', fmt(blocked))
   end
+  if ms > 0 then
+    redis.call('HSET', metaKey, 'probe', fmt(ms))
+  end
   expireMeta(last, blocked)
   return { blocked, now }
+elseif op == 'clear' then
+  local token = tonumber(ARGV[2])
+  local _, blocked = meta()
+  -- Only the block this probe set: a push back that came after it (another request's 429) stays.
+  if not token or blocked ~= token then
+    return { 0, now }
+  end
+  redis.call('HDEL', metaKey, 'blocked', 'probe')
+  return { 1, now }
 elseif op == 'release' then
   return { redis.call('ZREM', resKey, ARGV[2]), now }
 elseif op == 'usage' then

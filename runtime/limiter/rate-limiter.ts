@@ -6,8 +6,12 @@ export interface RateWindow {
   perMs: number;
 }
 
-/** `ok`: start now. Otherwise the holder holds a slot `waitMs` from now: ask again (same holder) then. */
-export type Acquire = { ok: true; nowMs: number } | { ok: false; waitMs: number; nowMs: number };
+/**
+ * `ok`: start now; with `probe`, as the one request that tests a throttled account (call `clear`
+ * with it when the CRM did not throttle). Otherwise the holder holds a slot `waitMs` from now: ask
+ * again (same holder) then.
+ */
+export type Acquire = { ok: true; nowMs: number; probe?: number } | { ok: false; waitMs: number; nowMs: number };
 
 export interface RateLimiter {
   /**
@@ -17,8 +21,14 @@ export interface RateLimiter {
    * started inside its window gets a short further wait, never a place at the back of the queue).
    */
   acquire(account: string, holder: string): Promise<Acquire>;
-  /** A CRM answered 429 / Retry-After: no request of `account` starts before now + ms (Redis time). Never shortens a block. */
+  /**
+   * A CRM answered 429 / Retry-After: no request of `account` starts before now + ms (Redis time).
+   * Never shortens a block. The account stays throttled: after the block one request starts alone
+   * as a probe (blocking the account for another `ms`) until a probe is answered without a throttle.
+   */
   pushBack(account: string, ms: number): Promise<void>;
+  /** The probe `token` (from `acquire`) was answered without a throttle: lift the block it set. */
+  clear(account: string, token: number): Promise<void>;
   /** Drop the holder's reservation (its job was superseded). The slot stays counted: conservative. */
   release(account: string, holder: string): Promise<void>;
   /**
@@ -64,7 +74,7 @@ export function createRateLimiter(client: ScriptClient, windows: RateWindow[], o
     async acquire(account, holder) {
       checkHolder(holder);
       const [ok, a, b] = await run(account, 'acquire', holder);
-      if (ok === 1) return { ok: true, nowMs: a! };
+      if (ok === 1) return b === undefined ? { ok: true, nowMs: a! } : { ok: true, nowMs: a!, probe: b };
       return { ok: false, waitMs: a!, nowMs: b! };
     },
 
@@ -73,6 +83,11 @@ export function createRateLimiter(client: ScriptClient, windows: RateWindow[], o
       const whole = Math.ceil(ms);
       if (whole === 0) return;
       await run(account, 'pushback', whole);
+    },
+
+    async clear(account, token) {
+      if (!Number.isSafeInteger(token)) throw new Error(`rate limiter: clear needs the probe token acquire returned, got ${token}`);
+      await run(account, 'clear', token);
     },
 
     async release(account, holder) {
