@@ -6,7 +6,7 @@
  */
 import { jerr, type JsonataError } from './errors.ts';
 import {
-  Fn, RESTART, Restart, Thunk, bool, getArity, isArrayOfNumbers, isArrayOfStrings, isFunction, keysOf, seq, spush, tcheck, tick,
+  Fn, RESTART, Restart, Thunk, bool, getArity, isArrayOfNumbers, isArrayOfStrings, isFunction, keysOf, seq, spush, tick,
   type Seq, type State,
 } from './values.ts';
 
@@ -44,7 +44,7 @@ function applyInner(st: State, dep: number, proc: unknown, args: unknown[], inpu
 export function apply(st: State, dep: number, proc: unknown, args: unknown[], input: unknown): unknown {
   let result = applyInner(st, dep, proc, args, input);
   while (result instanceof Thunk) {
-    tcheck(st);
+    tick(st);
     const next = result.proc(dep);
     if (next === undefined || next === null || (typeof next !== 'object' && typeof next !== 'function')) {
       throw new TypeError(`Cannot set properties of ${String(next)} (setting 'token')`);
@@ -56,7 +56,18 @@ export function apply(st: State, dep: number, proc: unknown, args: unknown[], in
 
 /** A function passed as an argument reaches the callee wrapped, as the interpreter's closure does. */
 export function wrap(f: unknown): Fn {
-  return new Fn(getArity(f), undefined, (st, dep, args) => apply(st, dep, f, args, null));
+  const fn = new Fn(getArity(f), undefined, (st, dep, args) => apply(st, dep, f, args, null));
+  fn.kind = 'wrapper';
+  return fn;
+}
+
+/**
+ * A built-in calling a function argument with `func.apply(this, args)`, as jsonata's do. A partial
+ * application or a built-in reaching it unwrapped (through a tail call) has no `apply` method there.
+ */
+export function applyArg(st: State, dep: number, func: unknown, args: unknown[]): unknown {
+  if (func instanceof Fn && (func.kind === 'partial' || func.kind === 'native')) throw new TypeError('func.apply is not a function');
+  return apply(st, dep, func, args, null);
 }
 
 /** evaluateFunction once the procedure and arguments are known: wrap function arguments, apply, decorate errors. */
@@ -93,7 +104,7 @@ export function map(st: State, dep: number, arr: unknown[] | undefined, func: un
   if (arr === undefined) return undefined;
   const result = seq();
   for (let i = 0; i < arr.length; i++) {
-    const res = apply(st, dep, func, hofArgs(func, arr[i], i, arr), null);
+    const res = applyArg(st, dep, func, hofArgs(func, arr[i], i, arr));
     if (res !== undefined) spush(st, result, res);
   }
   return result;
@@ -104,7 +115,7 @@ export function filterFn(st: State, dep: number, arr: unknown[] | undefined, fun
   const result = seq();
   for (let i = 0; i < arr.length; i++) {
     const entry = arr[i];
-    if (bool(apply(st, dep, func, hofArgs(func, entry, i, arr), null))) spush(st, result, entry);
+    if (bool(applyArg(st, dep, func, hofArgs(func, entry, i, arr)))) spush(st, result, entry);
   }
   return result;
 }
@@ -116,7 +127,7 @@ export function single(st: State, dep: number, arr: unknown[] | undefined, func:
   for (let i = 0; i < arr.length; i++) {
     const entry = arr[i];
     let positive = true;
-    if (func !== undefined) positive = bool(apply(st, dep, func, hofArgs(func, entry, i, arr), null));
+    if (func !== undefined) positive = bool(applyArg(st, dep, func, hofArgs(func, entry, i, arr)));
     if (positive) {
       if (found) throw jerr('D3138', { index: i });
       result = entry;
@@ -144,7 +155,7 @@ export function reduce(st: State, dep: number, sequence: unknown[] | undefined, 
     const args = [result, sequence[index]];
     if (arity >= 3) args.push(index);
     if (arity >= 4) args.push(sequence);
-    result = apply(st, dep, func, args, null);
+    result = applyArg(st, dep, func, args);
     index++;
   }
   return result;
@@ -154,7 +165,7 @@ export function sift(st: State, dep: number, arg: unknown, func: unknown): unkno
   let result: Record<string, unknown> | undefined = Object.create(null) as Record<string, unknown>;
   for (const key of keysOf(arg)) {
     const entry = (arg as Record<string, unknown>)[key];
-    if (bool(apply(st, dep, func, hofArgs(func, entry, key, arg), null))) result[key] = entry;
+    if (bool(applyArg(st, dep, func, hofArgs(func, entry, key, arg)))) result[key] = entry;
   }
   if (keysOf(result).length === 0) result = undefined;
   return result;
@@ -163,7 +174,7 @@ export function sift(st: State, dep: number, arg: unknown, func: unknown): unkno
 export function each(st: State, dep: number, obj: unknown, func: unknown): Seq {
   const result = seq();
   for (const key of keysOf(obj)) {
-    const val = apply(st, dep, func, hofArgs(func, (obj as Record<string, unknown>)[key], key, obj), null);
+    const val = applyArg(st, dep, func, hofArgs(func, (obj as Record<string, unknown>)[key], key, obj));
     if (val !== undefined) spush(st, result, val);
   }
   return result;
@@ -179,7 +190,6 @@ function mergeSort(st: State, array: unknown[], swap: (a: unknown, b: unknown) =
   let i = 0;
   let j = 0;
   while (i < left.length && j < right.length) {
-    tick(st);
     if (swap(left[i], right[j])) merged.push(right[j++]);
     else merged.push(left[i++]);
   }
@@ -196,7 +206,11 @@ export function sortFn(st: State, dep: number, arr: unknown[] | undefined, compa
     if (!isArrayOfNumbers(arr) && !isArrayOfStrings(arr)) throw jerr('D3070', { index: 1 });
     return mergeSort(st, arr, (a, b) => (a as number) > (b as number));
   }
-  return mergeSort(st, arr, (a, b) => Boolean(apply(st, dep, comparator, [a, b], null)));
+  // fn.sort calls its comparator directly: only a wrapper (a JS function in the interpreter) can be.
+  return mergeSort(st, arr, (a, b) => {
+    if (comparator instanceof Fn && comparator.kind !== 'wrapper') throw new TypeError('comp is not a function');
+    return Boolean(apply(st, dep, comparator, [a, b], null));
+  });
 }
 
 export interface SortTerm {
@@ -207,6 +221,7 @@ export interface SortTerm {
 /** evaluateSortExpression (`^(...)`) over an input sequence. */
 export function sortBy(st: State, input: unknown[], terms: SortTerm[], position?: number): unknown[] {
   const swap = (a: unknown, b: unknown): boolean => {
+    tick(st);
     let comp = 0;
     for (let index = 0; comp === 0 && index < terms.length; index++) {
       const term = terms[index] as SortTerm;

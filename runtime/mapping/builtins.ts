@@ -8,7 +8,7 @@
 import jsonata from 'jsonata';
 import { each, filterFn, map, reduce, sift, single, sortFn } from './apply.ts';
 import { contains, match, replace, split } from './strings.ts';
-import { Fn, focusOf, type State, type Validator } from './values.ts';
+import { Fn, RESTART, focusOf, nowOf, type State, type Validator } from './values.ts';
 
 interface Definition {
   _jsonata_function: true;
@@ -51,6 +51,12 @@ const millisSignature = (jsonata('function()<:n>{0}').ast() as unknown as { sign
 /** The signature of the function a transform expression makes. */
 export const transformSignature = (jsonata('function()<(oa):o>{0}').ast() as unknown as { signature: Validator }).signature;
 
+/** Whether $spread would walk into a built-in function (the interpreter spreads its definition object's keys). */
+function spreadsNative(arg: unknown): boolean {
+  if (arg instanceof Fn) return arg.native;
+  return Array.isArray(arg) && arg.some(spreadsNative);
+}
+
 const ported: Record<string, Impl> = {
   map: (st, dep, a) => map(st, dep, a[0] as unknown[] | undefined, a[1]),
   filter: (st, dep, a) => filterFn(st, dep, a[0] as unknown[] | undefined, a[1]),
@@ -86,11 +92,19 @@ function make(name: string, def: Definition): Builtin {
   const impl = def.implementation;
   const own = ported[name];
   const isAsync = impl.constructor.name === 'AsyncFunction';
-  const run: Impl = own ?? ((st, _dep, args) => impl.apply(focusOf(st), args));
+  let run: Impl = own ?? ((st, _dep, args) => impl.apply(focusOf(st), args));
+  if (name === 'spread') {
+    const base = run;
+    run = (st, dep, args, input) => {
+      if (spreadsNative(args[0])) throw RESTART;
+      return base(st, dep, args, input);
+    };
+  }
   const partial: Impl = own ?? ((st, _dep, args) => impl.apply({ createSequence: focusOf(st).createSequence, environment: focusOf(st).environment }, args));
   if (isAsync && own === undefined) throw new Error(`no synchronous implementation of $${name}`);
   const fn = new Fn(impl.length, def.signature, run, paramsOf(impl).length, partial);
   fn.perr = partialError(paramsOf(impl));
+  fn.kind = 'native';
   return {
     name,
     fn,
@@ -105,10 +119,15 @@ export const builtins = new Map<string, Builtin>();
 names.forEach((name, i) => builtins.set(name, make(name, definitions[i] as Definition)));
 
 const fromMillis = (definitions[names.indexOf('fromMillis')] as Definition).implementation;
-const nowImpl: Impl = (st, _dep, args) => fromMillis.call(focusOf(st), st.now, args[0], args[1]);
-const millisImpl: Impl = (st) => st.now;
-builtins.set('now', { name: 'now', fn: new Fn(2, nowSignature, nowImpl, 2, nowImpl), hof: false, params: ['picture', 'timezone'], impl: nowImpl, partial: nowImpl });
-builtins.set('millis', { name: 'millis', fn: new Fn(0, millisSignature, millisImpl, 1, millisImpl), hof: false, params: [''], impl: millisImpl, partial: millisImpl });
+const nowImpl: Impl = (st, _dep, args) => fromMillis.call(focusOf(st), nowOf(st), args[0], args[1]);
+const millisImpl: Impl = (st) => nowOf(st);
+for (const [name, fn, params, impl] of [
+  ['now', new Fn(2, nowSignature, nowImpl, 2, nowImpl), ['picture', 'timezone'], nowImpl],
+  ['millis', new Fn(0, millisSignature, millisImpl, 1, millisImpl), [''], millisImpl],
+] as const) {
+  fn.kind = 'native';
+  builtins.set(name, { name, fn, hof: false, params: [...params], impl, partial: impl });
+}
 
 /** Names that resolve to functions the compiler cannot run: the expression falls back to the interpreter. */
 export const unsupportedBuiltins = new Set(['eval']);

@@ -14,7 +14,7 @@ import { genArray, genGroup, genName, genPath } from './gen-path.ts';
 import { runtime } from './runtime.ts';
 import type { Limits } from './values.ts';
 
-for (const name of builtins.keys()) builtinNames.add(name);
+for (const [name, b] of builtins) builtinNames.set(name, b.fn);
 for (const name of unsupportedBuiltins) unsupportedNames.add(name);
 
 const normalized = new Set(['path', 'name', 'variable', 'function', 'apply', 'wildcard', 'descendant', 'condition', 'block', 'bind']);
@@ -66,6 +66,8 @@ export interface Generated {
   bindingNames: string[];
   /** Built-in names the expression uses: a binding with one of these names shadows the built-in. */
   builtinNames: string[];
+  bindingSet: ReadonlySet<string>;
+  builtinSet: ReadonlySet<string>;
 }
 
 const helperNames = Object.keys(runtime);
@@ -104,5 +106,7 @@ export function generate(ast: Node, limits: Limits): Generated {
     source,
     bindingNames: [...g.freeBindings.keys()],
     builtinNames: [...g.builtinRefs],
+    bindingSet: new Set(g.freeBindings.keys()),
+    builtinSet: new Set(g.builtinRefs),
   };
 }

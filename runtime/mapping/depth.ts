@@ -25,6 +25,8 @@ function isSync(node: Node): boolean {
 class DepthCheck {
   stack: number;
   guards: Guards;
+  /** How many enclosing constructs are evaluating other items concurrently with the code being visited. */
+  concurrent = 0;
   constructor(stack: number, guards: Guards) {
     this.stack = stack;
     this.guards = guards;
@@ -117,7 +119,15 @@ class DepthCheck {
     const inside = new Set(bound);
     for (const p of lambda.arguments ?? []) inside.add(p.value as string);
     collect(lambda.body, inside);
-    return this.h(lambda.body, d, inside);
+    if (d !== null) return this.h(lambda.body, d, inside);
+    // A lambda called by name: where it runs concurrently with other items is judged at the call.
+    const saved = this.concurrent;
+    this.concurrent = 0;
+    try {
+      return this.h(lambda.body, d, inside);
+    } finally {
+      this.concurrent = saved;
+    }
   }
 
   /** A call: a built-in is known code; a lambda passed inline to a higher-order built-in runs one below the call. */
@@ -146,23 +156,38 @@ class DepthCheck {
   /** Items evaluated concurrently; returns the height bound they contribute. */
   parallel(key: object, items: Node[], d: number | null, bound: Set<string>, position: number | undefined, repeated: boolean): number {
     const next = d === null ? null : d + 1;
-    const hs = items.map((item) => this.h(item, next, bound));
-    const max = Math.max(0, ...hs);
-    if (!(this.stack > 0)) return max;
     const suspending = items.flatMap((item, i) => (isSync(item) ? [] : [i]));
-    if (suspending.length === 0) return max;
-    if (!repeated && suspending.length === 1 && suspending[0] === items.length - 1) return max;
-    const sum = hs.reduce((a, b) => a + b, 0);
-    if (!repeated && d !== null && Number.isFinite(sum) && d + sum <= this.stack) return sum;
-    if (!repeated && d === null && Number.isFinite(sum)) {
-      // Depth known only at run time: the compiled code checks it and lets the interpreter decide near the limit.
-      this.guards.set(key, { ...this.guards.get(key), depth: sum });
-      return sum;
+    // No item holds a frame while another one runs: the interpreter's count is the sequential one.
+    const sequential = !(this.stack > 0) || suspending.length === 0 ||
+      (!repeated && suspending.length === 1 && suspending[0] === items.length - 1);
+    if (!sequential) this.concurrent++;
+    let hs: number[];
+    try {
+      hs = items.map((item) => this.h(item, next, bound));
+    } finally {
+      if (!sequential) this.concurrent--;
     }
-    throw new Unsupported(
+    const max = Math.max(0, ...hs);
+    if (sequential) return max;
+    const fail = () => new Unsupported(
       `items evaluated concurrently by the interpreter share its depth count, which could reach the stack limit of ${this.stack}`,
       position,
     );
+    if (repeated) {
+      // One value expression per group, all groups at once: checked at run time, once the groups are known.
+      if (!Number.isFinite(max) || this.concurrent > 0) throw fail();
+      this.guards.set(key, { ...this.guards.get(key), perGroup: max });
+      return Infinity;
+    }
+    const sum = hs.reduce((a, b) => a + b, 0);
+    if (!Number.isFinite(sum)) throw fail();
+    if (d !== null) {
+      if (d + sum <= this.stack) return sum;
+      throw fail();
+    }
+    // Depth known only at run time: the compiled code checks it and lets the interpreter decide near the limit.
+    this.guards.set(key, { ...this.guards.get(key), depth: sum });
+    return sum;
   }
 
   group(pairs: [Node, Node][], d: number | null, bound: Set<string>, position: number | undefined): number {

@@ -45,7 +45,7 @@ export function genLiteral(_g: Gen, node: Node): string {
 export function genVariable(g: Gen, node: Node, cx: Cx): string {
   const name = node.value as string;
   if (name === '') return g.atom(`ctx(${cx.x})`);
-  return g.atom(g.variable(name, cx.frame, cx.x));
+  return g.atom(g.variable(name, cx.frame));
 }
 
 const arithmetic = new Set(['+', '-', '*', '/', '%']);
@@ -148,7 +148,7 @@ export function genDescendant(g: Gen, _node: Node, cx: Cx): string {
 /** evaluateFilter(predicate, input): the predicate runs one deeper than the node it filters. */
 export function genFilter(g: Gen, pred: Node, input: string, cx: Cx, off: number): string {
   if (pred.type === 'number') return g.atom(`indexFilter(st, ${input}, ${lit(pred.value)})`);
-  const items = g.atom(`(Array.isArray(${input}) ? ${input} : seq1(st, ${input}))`);
+  const items = g.atom(`(isArray(${input}) ? ${input} : seq1(st, ${input}))`);
   const out = g.id('t');
   const i = g.id('i');
   const item = g.id('x');

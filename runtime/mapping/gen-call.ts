@@ -15,16 +15,20 @@ function procName(proc: Node): string | undefined {
  * generic call, which validates and throws exactly as the interpreter does.
  */
 const inline: Record<string, (a: string[], slow: string) => string | undefined> = {
-  lowercase: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? (${a[0]}).toLowerCase() : ${slow})` : undefined),
-  uppercase: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? (${a[0]}).toUpperCase() : ${slow})` : undefined),
-  trim: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? trimString(${a[0]}) : ${slow})` : undefined),
-  length: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? stringLength(${a[0]}) : ${slow})` : undefined),
-  string: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? ${a[0]} : ${slow})` : undefined),
-  number: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'number' ? ${a[0]} : ${slow})` : undefined),
+  // For these, one undefined argument gives undefined (the signature accepts it, the function returns it).
+  lowercase: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? (${a[0]}).toLowerCase() : ${a[0]} === undefined ? undefined : ${slow})` : undefined),
+  uppercase: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? (${a[0]}).toUpperCase() : ${a[0]} === undefined ? undefined : ${slow})` : undefined),
+  trim: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? trimString(${a[0]}) : ${a[0]} === undefined ? undefined : ${slow})` : undefined),
+  length: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'string' ? stringLength(${a[0]}) : ${a[0]} === undefined ? undefined : ${slow})` : undefined),
+  string: (a, slow) =>
+    a.length === 1
+      ? `(typeof ${a[0]} === 'string' ? ${a[0]} : typeof ${a[0]} === 'number' && ${a[0]} - ${a[0]} === 0 ? numberString(${a[0]}) : ${a[0]} === undefined ? undefined : ${slow})`
+      : undefined,
+  number: (a, slow) => (a.length === 1 ? `(typeof ${a[0]} === 'number' ? ${a[0]} : ${a[0]} === undefined ? undefined : ${slow})` : undefined),
   exists: (a) => (a.length === 1 ? `(${a[0]} !== undefined)` : undefined),
   boolean: (a) => (a.length === 1 ? `boolean(${a[0]})` : undefined),
   not: (a) => (a.length === 1 ? `(${a[0]} === undefined ? undefined : !boolean(${a[0]}))` : undefined),
-  count: (a) => (a.length === 1 ? `(${a[0]} === undefined ? 0 : Array.isArray(${a[0]}) ? (${a[0]}).length : 1)` : undefined),
+  count: (a) => (a.length === 1 ? `(${a[0]} === undefined ? 0 : isArray(${a[0]}) ? (${a[0]}).length : 1)` : undefined),
   contains: (a, slow) =>
     a.length === 2 ? `(typeof ${a[0]} === 'string' && typeof ${a[1]} === 'string' ? (${a[0]}).indexOf(${a[1]}) !== -1 : ${slow})` : undefined,
 };
@@ -34,19 +38,27 @@ export function genCall(g: Gen, node: Node, cx: Cx, off: number, applyto?: strin
   const proc = node.procedure as Node;
   const name = procName(proc);
   const pos = lit(node.position);
-  const p = g.gen(proc, cx, off + 1);
+  const builtin = proc.type === 'variable' && typeof name === 'string' && g.isBuiltinRef(name, cx.frame) && !proc.predicate && !proc.group && !proc.keepArray;
+  let p: string;
+  if (builtin) {
+    // A built-in named directly: its value is a constant (only the depth check of the variable remains).
+    g.check(cx, off + 1, proc.position);
+    p = g.free(name);
+  } else {
+    p = g.gen(proc, cx, off + 1);
+  }
   if (proc.type === 'path') {
     const first = proc.steps?.[0]?.value;
     if (typeof first === 'string') {
-      g.emit(`if (${p} === undefined && ${g.variable(first, cx.frame, cx.x)}) throw jerr('T1005', { position: ${pos}, token: ${JSON.stringify(first)} });`);
+      g.emit(`if (${p} === undefined && ${g.variable(first, cx.frame)}) throw jerr('T1005', { position: ${pos}, token: ${JSON.stringify(first)} });`);
     }
   }
   const args = (node.arguments ?? []).map((arg) => g.gen(arg, cx, off + 1));
   const all = applyto === undefined ? args : [applyto, ...args];
   const dep = g.depth(cx, off);
   const slow = `call(st, ${dep}, ${p}, [${all.join(', ')}], ${cx.x}, ${pos}, ${lit(name)}, ${applyto === undefined ? 0 : 1})`;
-  if (proc.type === 'variable' && typeof name === 'string' && g.isBuiltinRef(name, cx.frame)) {
-    const fast = inline[name]?.(all, slow);
+  if (builtin) {
+    const fast = inline[name as string]?.(all, slow);
     if (fast !== undefined) return g.atom(fast);
   }
   return g.atom(slow);
@@ -58,7 +70,7 @@ export function genLambda(g: Gen, node: Node, cx: Cx, timeout: boolean): string 
   const a = g.id('a');
   const params = new Map<string, string>();
   const lines = g.nested(() => {
-    if (timeout) g.emit('tcheck(st);');
+    if (timeout) g.emit('tick(st);');
     for (const [i, param] of (node.arguments ?? []).entries()) {
       const id = g.id('v');
       g.emit(`const ${id} = ${a}[${i}];`);
@@ -101,7 +113,7 @@ export function genPartial(g: Gen, node: Node, cx: Cx, off: number): string {
   if (proc.type === 'path') {
     const first = proc.steps?.[0]?.value;
     if (typeof first === 'string') {
-      g.emit(`if (${p} === undefined && ${g.variable(first, cx.frame, cx.x)}) throw jerr('T1007', { position: ${pos}, token: ${JSON.stringify(first)} });`);
+      g.emit(`if (${p} === undefined && ${g.variable(first, cx.frame)}) throw jerr('T1007', { position: ${pos}, token: ${JSON.stringify(first)} });`);
     }
   }
   return g.atom(`partial(${p}, [${args.join(', ')}], ${pos}, ${lit(procName(proc))})`);
@@ -134,14 +146,14 @@ export function genTransform(g: Gen, node: Node, cx: Cx, timeout: boolean): stri
   const lines = g.nested(() => {
     if (timeout) g.emit('tcheck(st);');
     g.emit(`if (${a}[0] === undefined) return undefined;`);
-    const cf = g.atom(g.variable('clone', cx.frame, cx.x));
+    const cf = g.atom(g.variable('clone', cx.frame));
     g.emit(`if (!isFunction(${cf})) throw jerr('T2013', { position: ${lit(node.position)} });`);
     const result = g.id('x');
     g.emit(`const ${result} = apply(st, ${d}, ${cf}, [${a}[0]], null);`);
     const inner: Cx = { ...cx, base: d, dynamic: true };
     const matches = g.gen(node.pattern as Node, { ...inner, x: result }, 1);
     const m = g.id('x');
-    g.emit(`for (const ${m} of (${matches} === undefined ? [] : Array.isArray(${matches}) ? ${matches} : [${matches}])) {`);
+    g.emit(`for (const ${m} of (${matches} === undefined ? [] : isArray(${matches}) ? ${matches} : [${matches}])) {`);
     const u = g.gen(node.update as Node, { ...inner, x: m }, 1);
     g.emit(`transformUpdate(${m}, ${u}, ${lit((node.update as Node).position)});`);
     if (node.delete !== undefined) {

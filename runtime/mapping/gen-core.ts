@@ -65,6 +65,8 @@ export class Unsupported extends Error {
 export interface Guard {
   errors?: boolean;
   depth?: number;
+  /** Computed keys: the height of one group's value; the count of groups is known at run time. */
+  perGroup?: number;
 }
 
 /** Keyed by the array constructor node, or by the key/value pairs of an object constructor or grouping. */
@@ -181,7 +183,7 @@ export class Gen {
   }
 
   /** Resolve `$name` in `frame`: inner bindings first (when already made), then the free resolution. */
-  variable(name: string, frame: Frame, x: string): string {
+  variable(name: string, frame: Frame): string {
     const chain: string[] = [];
     for (let f: Frame | null = frame; f !== null; f = f.parent) {
       const v = f.vars.get(name);
@@ -189,17 +191,17 @@ export class Gen {
       if (v.always) return chain.length === 0 ? v.id : `${chain.join('')}${v.id}${')'.repeat(chain.length)}`;
       chain.push(`(${v.id} !== U ? ${v.id} : `);
     }
-    const free = this.free(name, x);
+    const free = this.free(name);
     return chain.length === 0 ? free : `${chain.join('')}${free}${')'.repeat(chain.length)}`;
   }
 
   /** A variable no frame binds: the evaluation bindings, `$$`, a built-in, or nothing. */
-  free(name: string, _x: string): string {
+  free(name: string): string {
     if (name === '$') return 'root';
     if (unsupportedNames.has(name)) throw new Unsupported(`the function $${name}`);
     if (builtinNames.has(name)) {
       this.builtinRefs.add(name);
-      return `B[${JSON.stringify(name)}].fn`;
+      return this.konst(builtinNames.get(name));
     }
     let b = this.freeBindings.get(name);
     if (b === undefined) {
@@ -216,6 +218,6 @@ export class Gen {
   }
 }
 
-/** Filled by compile.ts with the built-in names (kept here to avoid an import cycle). */
-export const builtinNames = new Set<string>();
+/** Filled by compile.ts with the built-ins (name -> function value; kept here to avoid an import cycle). */
+export const builtinNames = new Map<string, unknown>();
 export const unsupportedNames = new Set<string>();

@@ -22,7 +22,26 @@ export function genPath(g: Gen, node: Node, cx: Cx, off: number): string {
   if (steps.every(plainName) && !node.keepSingletonArray && !node.group) {
     g.check(cx, off + 1, steps[0]?.position);
     const keys = g.konst(steps.map((s) => s.value as string));
-    return g.atom(`names(st, ${cx.x}, ${keys}, ${cx.base === null ? 0 : g.depth(cx, off + 1)})`);
+    const depth = cx.base === null ? '0' : g.depth(cx, off + 1);
+    const general = `names(st, ${cx.x}, ${keys}, ${depth})`;
+    if (steps.length > 3) return g.atom(general);
+    // Inline: one own-property read per step while the values are not arrays; any array, the general path.
+    const r = g.id('t');
+    g.emit(`let ${r} = ${cx.x};`);
+    let close = '';
+    steps.forEach((step, i) => {
+      g.emit(`if (isArray(${r})) ${r} = ${general}; else {`);
+      if (cx.base !== null) g.emit(`dchk(st, ${depth});`);
+      g.emit(`${r} = field(${r}, ${JSON.stringify(step.value)});`);
+      close += '}';
+      if (i < steps.length - 1) {
+        g.emit(`if (${r} !== undefined) {`);
+        close += '}';
+      }
+    });
+    g.emit(`if (isArray(${r}) && ${r}.sequence === true) ${r} = ${general};`);
+    g.emit(close);
+    return r;
   }
   const rs = g.id('t');
   const label = g.id('p');
@@ -141,8 +160,11 @@ export function genGroup(g: Gen, pairs: [Node, Node][], position: number | undef
     // Every item gives every key: one group per pair, whose context is the input (or, for an array, its items appended).
     if (pairs.length > 0) g.check(cx, off + 1, pairs[0]?.[0].position);
     const contexts = g.id('t');
-    g.emit(`const ${contexts} = Array.isArray(${input}) ? literalGroupContexts(st, ${input}, ${pairs.length}) : undefined;`);
-    g.emit(`const ${o} = Object.create(null);`);
+    g.emit(`const ${contexts} = isArray(${input}) ? literalGroupContexts(st, ${input}, ${pairs.length}) : undefined;`);
+    // The interpreter makes Object.create(null), which V8 keeps in slow (dictionary) mode: 20 times
+    // slower to fill. An Obj has a prototype that is itself null-prototype: no inherited member either
+    // (no toString, no constructor, no __proto__ setter), but a fast layout.
+    g.emit(`const ${o} = new Obj();`);
     guarded(g, pairs, cx, off, () => {
       for (const p of keyOrder(keys as string[])) {
         const c = g.id('x');
@@ -172,7 +194,8 @@ export function genGroup(g: Gen, pairs: [Node, Node][], position: number | undef
   const guard = g.guards.get(pairs);
   if (guard?.depth !== undefined && g.stack > 0) g.emit(`if (${g.depth(cx, off)} + ${guard.depth} > ${g.stack}) throw RESTART;`);
   const values = `switch (pair) { ${valueCases.join('\n')} }`;
+  const perGroup = guard?.perGroup !== undefined && g.stack > 0 ? `, ${g.depth(cx, off)}, ${guard.perGroup}` : '';
   g.emit(`const ${o} = group(st, ${input}, ${pairs.length}, (${item}, pair) => { switch (pair) { ${keyCases.join('\n')} } }, ` +
-    `(${ctxId}, pair) => { ${guard?.errors ? `try { ${values} } catch (e) { throw restart(e); }` : values} }, ${lit(position)});`);
+    `(${ctxId}, pair) => { ${guard?.errors ? `try { ${values} } catch (e) { throw restart(e); }` : values} }, ${lit(position)}${perGroup});`);
   return o;
 }

@@ -25,12 +25,19 @@ export interface CompiledMapping {
   evaluate(input: unknown, bindings?: Record<string, unknown>): unknown;
 }
 
+/** How many compiled evaluations were re-run by the interpreter (see Restart), since start. */
+export const mappingStats = { reruns: 0 };
+
 /** Bindings the compiled code cannot honour: functions (they may be asynchronous), or a binding that shadows a built-in. */
 function needsInterpreter(gen: Generated, bindings: Record<string, unknown>): boolean {
   if (typeof bindings !== 'object' || bindings === null) return false;
   for (const name of gen.builtinNames) if (Object.prototype.propertyIsEnumerable.call(bindings, name)) return true;
   for (const name of gen.bindingNames) {
-    if (Object.prototype.propertyIsEnumerable.call(bindings, name) && holdsFunction(bindings[name], 0)) return true;
+    const value = bindings[name];
+    if (value !== null && (typeof value === 'object' || typeof value === 'function') &&
+      Object.prototype.propertyIsEnumerable.call(bindings, name) && holdsFunction(value, 0)) {
+      return true;
+    }
   }
   return false;
 }
@@ -63,7 +70,10 @@ export function compileMapping(text: string, limits: MappingLimits): CompiledMap
       try {
         return main(input, bindings);
       } catch (error) {
-        if (!(error instanceof Restart)) throw error;
+        // Restart: only the interpreter knows the answer; a JS stack overflow: the interpreter, whose
+        // recursion goes through promises, does not overflow where compiled code does (no stack limit).
+        if (!(error instanceof Restart) && !(error instanceof RangeError && /call stack/i.test(error.message))) throw error;
+        mappingStats.reruns++;
         exact ??= syncInterpreter(text, limits);
         return exact.evaluate(input, bindings);
       }

@@ -4,7 +4,7 @@
  */
 import { jerr, type JsonataError } from './errors.ts';
 import {
-  Restart, append, boolean, deepEqual, flatten, isArrayOfNumbers, isFunction, isNumeric, isSeq, keysOf, seq, seq1, spush, string, tick,
+  RESTART, Restart, append, boolean, deepEqual, flatten, isArrayOfNumbers, isFunction, isNumeric, isSeq, keysOf, seq, seq1, spush, string, tick,
   type Seq, type State,
 } from './values.ts';
 
@@ -261,6 +261,8 @@ export function group(
   key: (item: unknown, pair: number) => unknown,
   value: (context: unknown, pair: number) => unknown,
   position?: number,
+  depth = 0,
+  perGroup = 0,
 ): Record<string, unknown> {
   const result = Object.create(null) as Record<string, unknown>;
   const groups = Object.create(null) as Record<string, { data: unknown; exprIndex: number }>;
@@ -283,7 +285,10 @@ export function group(
       }
     }
   }
-  for (const k of keysOf(groups)) {
+  const keys = keysOf(groups);
+  // The interpreter evaluates the groups' values concurrently: near the stack limit, only it knows.
+  if (perGroup > 0 && keys.length >= 2 && depth + keys.length * perGroup > st.limits.stack) throw RESTART;
+  for (const k of keys) {
     const entry = groups[k] as { data: unknown; exprIndex: number };
     const v = value(entry.data, entry.exprIndex);
     if (v !== undefined) result[k] = v;

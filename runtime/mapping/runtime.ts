@@ -29,14 +29,21 @@ export function dchk(st: State, depth: number): void {
   if (st.limits.stack > 0 && depth > st.limits.stack) overflow(st);
 }
 
+/** A field of a non-array value: own properties of objects only (lookup without the array case). */
+export function field(v: unknown, key: string): unknown {
+  if (v === null || typeof v !== 'object' || !hasOwn.call(v, key) || isFunction(v)) return undefined;
+  return (v as Record<string, unknown>)[key];
+}
+
 /** evaluatePath for a path of plain field names, where `depth` is the steps' depth (0: checked at compile time). */
 export function names(st: State, x: unknown, keys: string[], depth: number): unknown {
   let cur = x;
   for (let i = 0; i < keys.length; i++) {
     if (Array.isArray(cur)) return namesGeneral(st, x, keys, depth);
     if (depth !== 0) dchk(st, depth);
+    if (cur === null || typeof cur !== 'object') return undefined;
     const key = keys[i] as string;
-    if (cur === null || typeof cur !== 'object' || !hasOwn.call(cur, key) || isFunction(cur)) return undefined;
+    if (!hasOwn.call(cur, key) || isFunction(cur)) return undefined;
     cur = (cur as Record<string, unknown>)[key];
     if (cur === undefined) return undefined;
   }
@@ -83,7 +90,9 @@ export function partial(proc: unknown, args: unknown[], position: number | undef
       for (let i = 0; i < slots; i++) full[i] = args[i] === PLACEHOLDER ? a[k++] : args[i];
       return prun(st, dep, full, input);
     };
-    return new Fn(unbound, undefined, run, unbound, run);
+    const fn = new Fn(unbound, undefined, run, unbound, run);
+    fn.kind = 'partial';
+    return fn;
   }
   // A host function or a regex: the interpreter partially applies it from its source text; let it.
   if (isFunction(proc)) throw RESTART;
@@ -111,7 +120,9 @@ export function chain(f: unknown, g: unknown): Fn {
 }
 
 export function transformer(run: FnRun): Fn {
-  return new Fn(1, transformSignature, run, 1, run);
+  const fn = new Fn(1, transformSignature, run, 1, run);
+  fn.kind = 'native';
+  return fn;
 }
 
 function setProp(target: unknown, key: string, value: unknown): void {
@@ -139,12 +150,25 @@ export function transformDelete(match: unknown, deletions: unknown, position: nu
   }
 }
 
-/** fn.trim on a string. */
+/** fn.trim on a string (the regex is skipped when it would change nothing). */
 export function trimString(str: string): string {
-  let result = str.replace(/[ \t\n\r]+/gm, ' ');
+  let plain = true;
+  for (let i = 0; i < str.length; i++) {
+    const c = str.charCodeAt(i);
+    if (c === 9 || c === 10 || c === 13 || (c === 32 && str.charCodeAt(i + 1) === 32)) {
+      plain = false;
+      break;
+    }
+  }
+  let result = plain ? str : str.replace(/[ \t\n\r]+/gm, ' ');
   if (result.charAt(0) === ' ') result = result.substring(1);
   if (result.charAt(result.length - 1) === ' ') result = result.substring(0, result.length - 1);
   return result;
+}
+
+/** fn.string on a finite number: integers as they are, others to 15 significant digits. */
+export function numberString(n: number): string {
+  return JSON.stringify(Number.isInteger(n) ? n : Number(n.toPrecision(15)));
 }
 
 /** fn.length on a string: code points. */
@@ -167,12 +191,21 @@ export function wrapInput(st: State, input: unknown): unknown {
 const B = Object.create(null) as Record<string, Builtin>;
 for (const [name, b] of builtins) B[name] = b;
 
+const isArray = Array.isArray;
+
+/**
+ * The objects of object constructors with literal keys: like Object.create(null), nothing is
+ * inherited (the prototype is an empty null-prototype object), but V8 gives them a fast layout.
+ */
+function Obj(this: object): void {}
+Obj.prototype = Object.create(null) as object;
+
 export const runtime = Object.freeze({
-  U, PLACEHOLDER, B, Fn, Thunk, RESTART, restart,
+  isArray, hasOwn, Obj, U, PLACEHOLDER, B, Fn, Thunk, RESTART, restart,
   newState, tcheck, tick, overflow, dchk, seq, seq1, spush, isSeq, norm, normKeep, isFunction, lookup, boolean, ctx,
   binding, jerr, populateMessage, wrapInput,
   arith, at, boolize, compare, concat, consPush, descendants, equal, group, includes, indexFilter, keepPath,
   literalGroupContexts, markCons, negate, pathInput, range, selects, stepResult, wildcard,
-  apply, call, sortBy, makeRegex, names, lambda, partial, chain, transformer, transformUpdate, transformDelete,
-  trimString, stringLength,
+  apply, call, sortBy, makeRegex, names, field, lambda, partial, chain, transformer, transformUpdate, transformDelete,
+  trimString, stringLength, numberString,
 });

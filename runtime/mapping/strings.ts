@@ -1,10 +1,11 @@
 /**
  * Regular expressions and the pattern built-ins ($contains, $match, $replace, $split), synchronous
- * ports of jsonata's evaluateRegex / evaluateMatcher and functions of the same names.
+ * ports of jsonata's evaluateRegex / evaluateMatcher and functions of the same names. Their loops
+ * have no timeout check, as the interpreter's have none (a lambda matcher checks on each call).
  */
-import { apply } from './apply.ts';
+import { applyArg } from './apply.ts';
 import { jerr } from './errors.ts';
-import { Fn, RESTART, focusOf, isFunction, seq, spush, tick, type State } from './values.ts';
+import { Fn, RESTART, focusOf, isFunction, seq, spush, type State } from './values.ts';
 
 interface MatchResult {
   match: string;
@@ -42,7 +43,7 @@ export function makeRegex(value: RegExp, position: number | undefined): (str: st
 /** evaluateMatcher: call the matcher and check it returned a match structure (T1010). */
 function matcher(st: State, dep: number, m: unknown, str: string | undefined): MatchResult | undefined {
   let result: unknown;
-  if (m instanceof Fn) result = apply(st, dep, m, [str], null);
+  if (m instanceof Fn) result = applyArg(st, dep, m, [str]);
   else if (typeof m === 'function') result = (m as (s: unknown) => unknown).call(focusOf(st), str);
   else if (isFunction(m)) throw RESTART;
   else throw new TypeError('matcher is not a function');
@@ -67,7 +68,6 @@ export function match(st: State, dep: number, str: string | undefined, regex: un
     let count = 0;
     let found = matcher(st, dep, regex, str);
     while (found !== undefined && (limit === undefined || count < limit)) {
-      tick(st);
       spush(st, result, { match: found.match, index: found.start, groups: found.groups });
       found = matcher(st, dep, found.next, undefined);
       count++;
@@ -117,7 +117,7 @@ export function replace(st: State, dep: number, str: string | undefined, pattern
   if (limit !== undefined && limit < 0) throw jerr('D3011', { value: limit, index: 4 });
   const replacer = (found: MatchResult): unknown => {
     if (typeof replacement === 'string') return substitute(replacement, found);
-    if (replacement instanceof Fn) return apply(st, dep, replacement, [found], null);
+    if (replacement instanceof Fn) return applyArg(st, dep, replacement, [found]);
     // The interpreter calls `replacement.apply(...)` on whatever it is.
     throw new TypeError(`Cannot read properties of ${String(replacement)} (reading 'apply')`);
   };
@@ -130,7 +130,6 @@ export function replace(st: State, dep: number, str: string | undefined, pattern
     if (typeof replacement !== 'string') throw RESTART;
     let index = str.indexOf(pattern, position);
     while (index !== -1 && (limit === undefined || count < limit)) {
-      tick(st);
       result += str.substring(position, index);
       result += replacement as string;
       position = index + pattern.length;
@@ -142,7 +141,6 @@ export function replace(st: State, dep: number, str: string | undefined, pattern
   let found = matcher(st, dep, pattern, str);
   if (found === undefined) return str;
   while (found !== undefined && (limit === undefined || count < limit)) {
-    tick(st);
     result += str.substring(position, found.start);
     const replacedWith = replacer(found);
     if (typeof replacedWith !== 'string') throw jerr('D3012', { value: replacedWith });
@@ -167,8 +165,7 @@ export function split(st: State, dep: number, str: string | undefined, separator
       if (found !== undefined) {
         let start = 0;
         while (found !== undefined && (limit === undefined || count < limit)) {
-          tick(st);
-          result.push(str.substring(start, found.start));
+              result.push(str.substring(start, found.start));
           start = found.end;
           found = matcher(st, dep, found.next, undefined);
           count++;

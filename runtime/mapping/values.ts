@@ -29,6 +29,17 @@ export class Fn {
   /** For partial application: how many parameters, and the run that takes them all unvalidated. */
   slots: number | undefined;
   prun: FnRun | undefined;
+  /**
+   * What the interpreter's value would be, which decides how its built-ins can call it when it is
+   * passed unwrapped (by a tail call or a partial application): a lambda object has an `apply`
+   * method but cannot be called directly; a partial application and a built-in (or transform)
+   * definition have neither; a wrapper (what a normal call passes) is a plain JS function.
+   */
+  kind: 'lambda' | 'partial' | 'native' | 'wrapper' = 'lambda';
+  /** A built-in (or transform) function: the interpreter's `_jsonata_function`, not a lambda. */
+  get native(): boolean {
+    return this.kind === 'native';
+  }
   /** The error a partial application raises (jsonata parses a signature from the source of some built-ins and fails). */
   perr: { code: string; position?: number; token?: string; value?: unknown } | undefined;
   constructor(arity: number, sig: Validator | undefined, run: FnRun, slots?: number, prun?: FnRun) {
@@ -86,7 +97,12 @@ export interface Focus {
   environment: { timestamp: Date };
 }
 
-/** Per-evaluation state: guardrails, the `$now()` timestamp, the focus of reused built-ins (made on first use). */
+/**
+ * Per-evaluation state: guardrails, the `$now()` timestamp, the focus of reused built-ins. The clock
+ * is read on first need: by the first guardrail check (the code before it runs no loop and calls
+ * no function, so it is bounded by the size of the expression) or by `$now()` / `$millis()`, which
+ * then return that same instant for the rest of the evaluation, as the interpreter's do.
+ */
 export interface State {
   limits: Limits;
   start: number;
@@ -98,8 +114,13 @@ export interface State {
 const hasOwn = Object.prototype.hasOwnProperty;
 
 export function newState(limits: Limits): State {
-  const now = Date.now();
-  return { limits, start: now, now, ticks: 0, focus: undefined };
+  return { limits, start: 0, now: 0, ticks: 0, focus: undefined };
+}
+
+/** The timestamp of `$now()` and `$millis()`: fixed for the evaluation. */
+export function nowOf(st: State): number {
+  if (st.now === 0) st.now = Date.now();
+  return st.now;
 }
 
 export function focusOf(st: State): Focus {
@@ -123,18 +144,31 @@ export function focusOf(st: State): Focus {
     if (items.length === 1) s.push(items[0]);
     return s;
   };
-  st.focus = { options: limits, createSequence, environment: { timestamp: new Date(st.now) } };
+  st.focus = {
+    options: limits,
+    createSequence,
+    environment: {
+      get timestamp() {
+        return new Date(nowOf(st));
+      },
+    },
+  };
   return st.focus;
 }
 
 /** The timeout guardrail (D1012); called on lambda entry, trampoline turns and every 1024 loop turns. */
 export function tcheck(st: State): void {
   const { timeout } = st.limits;
-  if (timeout > 0 && Date.now() - st.start > timeout) throw jerr('D1012', { value: timeout });
+  if (!(timeout > 0)) return;
+  if (st.start === 0) {
+    st.start = Date.now();
+    return;
+  }
+  if (Date.now() - st.start > timeout) throw jerr('D1012', { value: timeout });
 }
 
 export function tick(st: State): void {
-  if ((++st.ticks & 1023) === 0) tcheck(st);
+  if ((++st.ticks & 1023) === 1) tcheck(st);
 }
 
 export function overflow(st: State): never {
@@ -183,18 +217,20 @@ export function normKeep(r: unknown): unknown {
   return r;
 }
 
-function ownFlag(v: object, key: string): boolean {
-  return hasOwn.call(v, key) && (v as Record<string, unknown>)[key] === true;
+/** An own `_jsonata_function` / `_jsonata_lambda` flag (the read is only a fast first test; ownership decides). */
+function flagged(v: object): boolean {
+  const o = v as { _jsonata_function?: unknown; _jsonata_lambda?: unknown };
+  return (o._jsonata_function === true && hasOwn.call(v, '_jsonata_function')) ||
+    (o._jsonata_lambda === true && hasOwn.call(v, '_jsonata_lambda'));
 }
 
 export function isFunction(v: unknown): boolean {
-  if (v instanceof Fn || typeof v === 'function') return true;
-  return v !== null && typeof v === 'object' && (ownFlag(v, '_jsonata_function') || ownFlag(v, '_jsonata_lambda'));
+  if (typeof v === 'function') return true;
+  if (v === null || typeof v !== 'object') return false;
+  return v instanceof Fn || flagged(v);
 }
 
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !isFunction(v);
-}
+
 
 /** jsonata's isNumeric: a number that is not NaN; infinities are an error (D1001). */
 export function isNumeric(n: unknown): n is number {
