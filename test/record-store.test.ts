@@ -20,6 +20,34 @@ describe('record store (record.lua on a real Redis)', () => {
     assert.equal(c.accepted, c.delivered + c.superseded + c.deadLettered + c.open, `counters out of balance: ${JSON.stringify(c)}`);
   }
 
+  it('a job that stalled since its last claim keeps the record unsettled for the late-write window, once per stall', async () => {
+    fresh();
+    const r = ref('stalled');
+    const window = { lateWriteWindowMs: 60_000 };
+    await store.ingest(r, { version: 1, action: 'upsert', payload: { a: 1 } });
+    const first = await store.claim(r, 1, { stalls: 0, ...window });
+    assert.ok(first.kind === 'work' && first.claimed.uncertainUntil === undefined, 'a fresh job is settled');
+    // The worker died holding the job, perhaps with the request on the wire; BullMQ counts a stall.
+    const again = await store.claim(r, 1, { stalls: 1, ...window });
+    assert.ok(again.kind === 'work' && again.claimed.version === 1);
+    const until = again.claimed.uncertainUntil;
+    assert.ok(until !== undefined && Math.abs(until - (Date.now() + 60_000)) < 5_000, `unsettled for the window, got ${until}`);
+    // A later run of the same job (a wait, a retry) without a new stall does not move the window.
+    const third = await store.claim(r, 1, { stalls: 1, ...window });
+    assert.ok(third.kind === 'work' && third.claimed.uncertainUntil === until, 'the same stall is counted once');
+    // A newer version superseding the one that was on the wire is unsettled too.
+    await store.ingest(r, { version: 2, action: 'upsert', payload: { a: 2 } });
+    const later = await store.claim(r, 1, { stalls: 2, lateWriteWindowMs: 90_000 });
+    assert.ok(later.kind === 'work' && later.claimed.version === 2);
+    assert.ok(later.claimed.uncertainUntil! > until! + 20_000, 'a new stall extends the window');
+    // Delivering settles it: the next job of the record starts settled.
+    assert.equal(await store.complete(r, 2, 'upsert', '7'), false);
+    await store.ingest(r, { version: 3, action: 'upsert', payload: { a: 3 } });
+    const next = await store.claim(r, 2, { stalls: 0, ...window });
+    assert.ok(next.kind === 'work' && next.claimed.uncertainUntil === undefined);
+    await balanced();
+  });
+
   it('accepts a new version, owes a job, and delivers it', async () => {
     fresh();
     const r = ref('r1');

@@ -19,6 +19,8 @@ export interface RecordJob {
   data: RecordJobData;
   /** How many times a worker has started this job (every wait or retry is a new start). */
   attemptsStarted: number;
+  /** How many times BullMQ found this job stalled (its worker died or froze while holding it). */
+  stalls: number;
 }
 
 /** What the processor wants next: the job is finished, or it should run again after `ms`. */
@@ -95,7 +97,7 @@ export class QueueSystem {
     const worker = new Worker<RecordJobData>(
       queueName(connector),
       async (job: Job<RecordJobData>, token?: string) => {
-        const result = await processor({ id: job.id!, data: job.data, attemptsStarted: job.attemptsStarted });
+        const result = await processor({ id: job.id!, data: job.data, attemptsStarted: job.attemptsStarted, stalls: job.stalledCounter });
         if (result.kind === 'delay') {
           await job.moveToDelayed(Date.now() + Math.max(0, Math.ceil(result.ms)), token);
           throw new DelayedError();
@@ -114,7 +116,7 @@ export class QueueSystem {
     worker.on('failed', (job, error) => {
       // 'failed' fires after every failed attempt; finishedOn marks the last one.
       if (!job?.finishedOn || !onGiveUp) return;
-      onGiveUp({ id: job.id!, data: job.data, attemptsStarted: job.attemptsStarted }, error).catch(() => {
+      onGiveUp({ id: job.id!, data: job.data, attemptsStarted: job.attemptsStarted, stalls: job.stalledCounter }, error).catch(() => {
         // Left in BullMQ's failed set (kept 7 days) with the record still owing work.
       });
     });

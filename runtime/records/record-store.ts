@@ -165,8 +165,14 @@ export class RecordStore {
     return { status: status as 'new' | 'stale', version: Number(version), seq: Number(seq) };
   }
 
-  async claim(ref: RecordRef, seq: number): Promise<{ kind: 'work'; claimed: Claimed } | { kind: 'idle' } | { kind: 'stale-job' }> {
-    const reply = (await script.run(this.#client, this.#keys(ref), ['claim', seq])) as string[];
+  /**
+   * Claims the record's newest version for job `seq`. `stalled`: how many times BullMQ found the job
+   * stalled; a stall since the last claim means a request may still be on its way, and the record
+   * stays unsettled for `lateWriteWindowMs` (see `retry`).
+   */
+  async claim(ref: RecordRef, seq: number, stalled?: { stalls: number; lateWriteWindowMs: number }): Promise<{ kind: 'work'; claimed: Claimed } | { kind: 'idle' } | { kind: 'stale-job' }> {
+    const args = stalled === undefined ? ['claim', seq, '', 0] : ['claim', seq, stalled.stalls, Math.ceil(stalled.lateWriteWindowMs)];
+    const reply = (await script.run(this.#client, this.#keys(ref), args)) as string[];
     if (reply[0] !== 'work') return { kind: reply[0] as 'idle' | 'stale-job' };
     const [, version, action, payload, crmId, attempts, acceptedAt, uncertainUntil] = reply as [string, string, string, string, string, string, string, string];
     return {

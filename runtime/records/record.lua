@@ -13,6 +13,7 @@
     t0    when the latest version was accepted (ms)
     dl    id of the record's dead letter while it is in the queue
     u     until when (ms) a timed-out request of this record may still land at the CRM
+    sc    '<job seq>:<stalls>': how many times BullMQ had found that job stalled at its last claim
 
   Counters hash fields: accepted, delivered, superseded, deadLettered, retried, open, replayed.
   Invariant: accepted = delivered + superseded + deadLettered + open. A replayed dead letter moves
@@ -36,7 +37,8 @@
   ARGV[1] operation:
   ingest:   ARGV[2] version ('' = assign from Redis time, microseconds), ARGV[3] action, ARGV[4] payload
             -> { status ('new' | 'stale'), version, job seq or 0 when no job is owed }
-  claim:    ARGV[2] job seq
+  claim:    ARGV[2] job seq, ARGV[3] how many times the job stalled ('' = unknown),
+            ARGV[4] the connector's late-write window (ms)
             -> { 'work', version, action, payload, crm id or '', attempts, accepted at (ms), uncertain until (ms) or '' } | { 'idle' } | { 'stale-job' }
   complete: ARGV[2] version, ARGV[3] crm id ('' = keep), ARGV[4] action
             -> 1 when more work is pending (keep going), 0 when the job is done
@@ -122,6 +124,21 @@ end
 
 if op == 'claim' then
   if rcall('HGET', rec, 'j') ~= ARGV[2] then return { 'stale-job' } end
+  -- The job stalled since it last claimed this record: its worker died or froze, perhaps with a
+  -- request on the wire that may still land. Like a timeout, that keeps the record unsettled for
+  -- the late-write window, so that the newest version is sent again after it.
+  local stalls = tonumber(ARGV[3] or '')
+  if stalls and stalls > 0 then
+    local seenSeq, seenStalls = string.match(rcall('HGET', rec, 'sc') or '', '^(%d+):(%d+)$')
+    local seen = (seenSeq == ARGV[2]) and tonumber(seenStalls) or 0
+    if stalls > seen then
+      rcall('HSET', rec, 'sc', ARGV[2] .. ':' .. stalls)
+      if rcall('HEXISTS', rec, 'c') == 1 then
+        local until_ = nowMs() + tonumber(ARGV[4])
+        if until_ > tonumber(rcall('HGET', rec, 'u') or '0') then rcall('HSET', rec, 'u', until_) end
+      end
+    end
+  end
   if rcall('HGET', rec, 'pend') == '1' then
     if rcall('HEXISTS', rec, 'c') == 1 then
       -- a newer version arrived while the claimed one waited for a retry: the older one is superseded

@@ -23,7 +23,7 @@ export function createRecordProcessor(connector: string, deps: { registry: Conne
     for (let run = 0; run < maxVersionsPerRun; run += 1) {
       const version = registry.get(connector);
       if (!version) return { kind: 'delay', ms: unavailableWaitMs };
-      const claim = await store.claim(ref, job.data.seq);
+      const claim = await store.claim(ref, job.data.seq, { stalls: job.stalls, lateWriteWindowMs: version.retry.lateWriteWindowMs });
       if (claim.kind !== 'work') return { kind: 'done' };
       const { claimed } = claim;
       const plan = version.objects.get(ref.object);
