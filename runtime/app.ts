@@ -7,11 +7,14 @@ import { send } from '../plugins/send.ts';
 import { transform } from '../plugins/transform.ts';
 import { validateInput } from '../plugins/validate-input.ts';
 import { validateOutput } from '../plugins/validate-output.ts';
+import { AuditLog } from './audit.ts';
 import { BreakerRegistry } from './breakers.ts';
+import { ConfigSync } from './connectors/config-sync.ts';
 import type { ConnectorVersion } from './connectors/load-connector.ts';
 import { ConnectorRegistry } from './connectors/registry.ts';
 import { createCredentials, type Credentials } from './credentials.ts';
 import { createHttpClient, type ClosableHttpClient } from './http-client.ts';
+import { checkAuthSettings, type ApiToken } from './http/auth.ts';
 import { buildServer } from './http/server.ts';
 import { Ingest } from './ingest.ts';
 import { createRateLimiter, type RateLimiter } from './limiter/rate-limiter.ts';
@@ -40,6 +43,12 @@ export interface RecsyncOptions {
   worker?: { lockDurationMs?: number; stalledIntervalMs?: number };
   /** How long close() waits for jobs in progress before cutting connections (default 10 s). */
   shutdownGraceMs?: number;
+  /** API tokens. None: allowed only on a loopback host in development mode, and every caller is admin. */
+  tokens?: ApiToken[];
+  /** Development mode (default: NODE_ENV is not `production`). */
+  development?: boolean;
+  /** Reload a connector when a file in its folder changes (default false; `npm start` turns it on). */
+  watch?: boolean;
 }
 
 export interface Recsync {
@@ -55,7 +64,10 @@ export const defaultConnectorsDir = resolve(new URL('../connectors', import.meta
 /** Builds and starts one recsync process: loads connectors, connects to Redis, serves the API and runs the workers. */
 export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
   const prefix = options.prefix ?? 'rs';
-  const registry = await ConnectorRegistry.load(options.connectorsDir ?? defaultConnectorsDir, options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const auth = { tokens: options.tokens ?? [], host: options.host ?? '127.0.0.1', development: options.development ?? env['NODE_ENV'] !== 'production' };
+  const { open: authOpen } = checkAuthSettings(auth);
+  const registry = await ConnectorRegistry.load(options.connectorsDir ?? defaultConnectorsDir, env);
   // Fail fast: an API caller gets an error while Redis is away, instead of a write parked in memory.
   const redis = new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
   redis.on('error', () => {}); // reconnects by itself; /readyz and failed calls show the outage
@@ -70,6 +82,14 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     if (!limiters.has(connector)) limiters.set(connector, connector.limits.length === 0 ? undefined : createRateLimiter(redis, withSafetyMargin(connector.limits), { prefix: `${prefix}:rl` }));
     return limiters.get(connector);
   };
+  /** A replaced version's HTTP client closes once the jobs that started on it can have finished. */
+  const retireSessions = (current: ConnectorVersion) => {
+    for (const [version, session] of sessions) {
+      if (version.name !== current.name || version === current) continue;
+      sessions.delete(version);
+      setTimeout(() => void session.http.close().catch(() => {}), 3 * version.timeoutMs).unref();
+    }
+  };
   const sessionOf = (connector: ConnectorVersion) => {
     let session = sessions.get(connector);
     if (!session) {
@@ -80,6 +100,17 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     return session;
   };
 
+  const workers = options.workers ?? true;
+  const config = new ConfigSync({
+    registry,
+    redis,
+    subscriber: () => new Redis(options.redisUrl, { lazyConnect: true }),
+    prefix,
+    onLoaded: (version) => {
+      retireSessions(version);
+      if (workers) startWorker(version);
+    },
+  });
   const services: Services = {
     registry,
     store,
@@ -90,35 +121,41 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     ping: async () => {
       await redis.ping();
     },
-    workers: options.workers ?? true,
+    workers,
+    config,
+    audit: new AuditLog(redis, prefix),
+    authOpen,
   };
 
   const pipeline = buildPipeline([validateInput, transform, validateOutput, limit(limiterOf), breaker(breakers), send(sessionOf)]);
-  if (services.workers) {
-    for (const connector of registry.ready()) {
-      queues.startWorker(
-        connector.name,
-        {
-          concurrency: connector.concurrency,
-          lockDurationMs: options.worker?.lockDurationMs ?? Math.max(30_000, connector.timeoutMs * 3),
-          ...(options.worker?.stalledIntervalMs === undefined ? {} : { stalledIntervalMs: options.worker.stalledIntervalMs }),
-        },
-        createRecordProcessor(connector.name, { registry, store, pipeline }),
-        async (job, error) => {
-          const ref = { connector: connector.name, tenant: job.data.tenant, object: job.data.object, recordId: job.data.recordId };
-          const message = `the record's job failed for good after ${job.attemptsStarted} starts: ${error.message}`;
-          const seq = await store.deadLetterOrphan(ref, { code: 'RECSYNC_ERR_INTERNAL', message, at: new Date().toISOString() }, { configVersion: registry.get(connector.name)?.version ?? 'unknown', jobId: job.id });
-          if (seq > 0) await queues.enqueue(connector.name, [{ id: jobIdOf(ref, seq), data: { tenant: ref.tenant, object: ref.object, recordId: ref.recordId, seq } }]);
-        },
-      );
-    }
+  /** The connector's worker, once per process; it reads the registry's version in service at every job. */
+  function startWorker(connector: ConnectorVersion): void {
+    queues.startWorker(
+      connector.name,
+      {
+        concurrency: connector.concurrency,
+        lockDurationMs: options.worker?.lockDurationMs ?? Math.max(30_000, connector.timeoutMs * 3),
+        ...(options.worker?.stalledIntervalMs === undefined ? {} : { stalledIntervalMs: options.worker.stalledIntervalMs }),
+      },
+      createRecordProcessor(connector.name, { registry, store, pipeline }),
+      async (job, error) => {
+        const ref = { connector: connector.name, tenant: job.data.tenant, object: job.data.object, recordId: job.data.recordId };
+        const message = `the record's job failed for good after ${job.attemptsStarted} starts: ${error.message}`;
+        const seq = await store.deadLetterOrphan(ref, { code: 'RECSYNC_ERR_INTERNAL', message, at: new Date().toISOString() }, { configVersion: registry.get(connector.name)?.version ?? 'unknown', jobId: job.id });
+        if (seq > 0) await queues.enqueue(connector.name, [{ id: jobIdOf(ref, seq), data: { tenant: ref.tenant, object: ref.object, recordId: ref.recordId, seq } }]);
+      },
+    );
   }
+  if (workers) for (const connector of registry.ready()) startWorker(connector);
+  await config.start();
+  if (options.watch) config.watch();
 
   let server: FastifyInstance | undefined;
   let url: string | undefined;
   if (options.api ?? true) {
-    server = buildServer(services, { bodyLimit: options.bodyLimit ?? 1024 * 1024, logger: options.logger ?? false });
-    url = await server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+    server = buildServer(services, { bodyLimit: options.bodyLimit ?? 1024 * 1024, logger: options.logger ?? false, auth });
+    url = await server.listen({ host: auth.host, port: options.port ?? 0 });
+    if (authOpen) server.log.warn('the API runs WITHOUT tokens (development mode on loopback): every caller is admin; configure api.tokens before exposing it');
   }
 
   return {
@@ -127,6 +164,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     url,
     async close() {
       await server?.close();
+      await config.close();
       await queues.close(options.shutdownGraceMs);
       breakers.shutdown();
       await Promise.all([...sessions.values()].map((session) => session.http.close()));

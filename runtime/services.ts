@@ -1,4 +1,6 @@
+import type { AuditLog } from './audit.ts';
 import type { BreakerRegistry } from './breakers.ts';
+import type { ConfigSync } from './connectors/config-sync.ts';
 import type { ConnectorVersion } from './connectors/load-connector.ts';
 import type { ConnectorRegistry } from './connectors/registry.ts';
 import type { Ingest } from './ingest.ts';
@@ -18,4 +20,9 @@ export interface Services {
   ping(): Promise<void>;
   /** True when this process runs workers (readiness then requires them to run). */
   workers: boolean;
+  /** Reloads connectors here and on every instance; the instance table. */
+  config: ConfigSync;
+  audit: AuditLog;
+  /** The API runs without tokens (development mode on loopback). */
+  authOpen: boolean;
 }

@@ -61,7 +61,12 @@ async function main(): Promise<void> {
     bodyLimit: config.server.bodyLimit,
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     env,
+    tokens: config.api.tokens,
+    watch: config.watch,
   });
+  if (recsync.services.authOpen) {
+    console.warn(`recsync: WARNING: the API runs WITHOUT tokens (development mode on ${config.server.host}): every caller is admin. Configure api.tokens in config/runtime.yaml before exposing it.`);
+  }
   closers.unshift(() => recsync.close());
 
   for (const slot of recsync.services.registry.slots()) {

@@ -42,13 +42,21 @@ export class ConnectorRegistry {
     this.#slots.set(name, slot);
     try {
       const version = await loadConnector(dir, this.#env);
-      slot.current = version;
+      // The same files make the same version: keep the object in service (and what hangs off it).
+      if (slot.current?.version !== version.version) slot.current = version;
       slot.errors = [];
-      return { ok: true, version };
+      return { ok: true, version: slot.current };
     } catch (error) {
       slot.errors = isRecsyncError(error) ? error.details : [{ file: dir, message: (error as Error).message }];
       return { ok: false, errors: slot.errors };
     }
+  }
+
+  /** Whether `name` is a connector: known already, or a folder of the root holding a manifest.yaml. */
+  async isConnector(name: string): Promise<boolean> {
+    if (this.#slots.has(name)) return true;
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(name)) return false;
+    return (await discover(this.root)).includes(name);
   }
 
   get(name: string): ConnectorVersion | undefined {

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import { errorCatalogue, isRecsyncError, RecsyncError } from '../errors.ts';
 import type { Services } from '../services.ts';
+import { installAuth, type AuthSettings } from './auth.ts';
 import { connectorRoutes } from './routes/connectors.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -11,6 +12,7 @@ export interface ServerOptions {
   /** Largest accepted request body in bytes (413 beyond). */
   bodyLimit: number;
   logger: boolean | { level: string };
+  auth: AuthSettings;
 }
 
 /**
@@ -37,6 +39,17 @@ export function buildServer(services: Services, options: ServerOptions): Fastify
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ code: 'RECSYNC_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url}` });
+  });
+
+  installAuth(app, options.auth);
+  // Every mutation, once answered: who, what, on which target, how it ended. Never a body.
+  app.addHook('onResponse', async (request, reply) => {
+    const action = request.routeOptions.config.audit;
+    if (!action || !request.caller) return;
+    const target = Object.fromEntries(Object.entries((request.params ?? {}) as Record<string, string>).map(([key, value]) => [key, String(value)]));
+    await services.audit
+      .record({ who: request.caller.name, role: request.caller.role, action, target, status: reply.statusCode, requestId: request.id, ip: request.ip })
+      .catch((error: Error) => request.log.error({ err: error, action, target }, 'audit log write failed'));
   });
 
   void app.register(healthRoutes, { services });

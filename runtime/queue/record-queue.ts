@@ -123,6 +123,22 @@ export class QueueSystem {
     this.#workers.set(connector, worker);
   }
 
+  /**
+   * Pauses the connector's queue for every instance at once: BullMQ keeps the flag in Redis, so a
+   * restarted instance stays paused. Workers take no new job; jobs in progress finish.
+   */
+  async pause(connector: string): Promise<void> {
+    await this.queue(connector).pause();
+  }
+
+  async resume(connector: string): Promise<void> {
+    await this.queue(connector).resume();
+  }
+
+  async isPaused(connector: string): Promise<boolean> {
+    return this.queue(connector).isPaused();
+  }
+
   workerRunning(connector: string): boolean {
     return this.#workers.get(connector)?.isRunning() ?? false;
   }

@@ -1,24 +1,130 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ConnectorSlot } from '../../connectors/registry.ts';
+import { dryRun, type DryRunInput } from '../../dry-run.ts';
+import { RecsyncError } from '../../errors.ts';
+import { defaultTenant } from '../../ingest.ts';
 import type { Services } from '../../services.ts';
 
-/** `GET /v1/connectors`: every connector with its state, configuration version, counters and queue. */
+type Name = { Params: { name: string } };
+
+const tenantQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { tenant: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$', description: 'Whose rate budget to show (default "default").' } },
+} as const;
+
+/**
+ * Connectors: status (state, configuration version per instance, queue, rate budget, breakers,
+ * counters), pause and resume for every instance, reload, and a dry run of a sample record.
+ */
 export const connectorRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
-  app.get('/v1/connectors', async () => ({ connectors: await Promise.all(services.registry.slots().map((slot) => describeConnector(services, slot))) }));
+  const slotOf = (name: string): ConnectorSlot => {
+    const slot = services.registry.slot(name);
+    if (!slot) throw new RecsyncError('RECSYNC_ERR_UNKNOWN_CONNECTOR', `unknown connector "${name}"`, [{ field: 'name', message: 'not loaded' }]);
+    return slot;
+  };
+
+  app.get<{ Querystring: { tenant?: string } }>('/v1/connectors', { config: { role: 'read' }, schema: { querystring: tenantQuery } }, async (request) => {
+    const instances = await services.config.instances();
+    const connectors = await Promise.all(services.registry.slots().map((slot) => describeConnector(services, slot, instances, request.query.tenant ?? defaultTenant)));
+    return { ...(services.authOpen ? { warning: 'the API runs WITHOUT tokens (development mode on loopback): every caller is admin' } : {}), connectors };
+  });
+
+  app.get<Name & { Querystring: { tenant?: string } }>('/v1/connectors/:name', { config: { role: 'read' }, schema: { querystring: tenantQuery } }, async (request) =>
+    describeConnector(services, slotOf(request.params.name), await services.config.instances(), request.query.tenant ?? defaultTenant),
+  );
+
+  app.post<Name>('/v1/connectors/:name/pause', { config: { role: 'operate', audit: 'connector.pause' } }, async (request) => {
+    slotOf(request.params.name);
+    await services.queues.pause(request.params.name);
+    return { name: request.params.name, state: 'paused' };
+  });
+
+  app.post<Name>('/v1/connectors/:name/resume', { config: { role: 'operate', audit: 'connector.resume' } }, async (request) => {
+    const slot = slotOf(request.params.name);
+    await services.queues.resume(request.params.name);
+    return { name: request.params.name, state: slot.current ? 'running' : 'config-error' };
+  });
+
+  // Reload also takes a connector folder that appeared since the start.
+  app.post<Name>('/v1/connectors/:name/reload', { config: { role: 'operate', audit: 'connector.reload' } }, async (request, reply) => {
+    const result = await services.config.reload(request.params.name);
+    if (result.ok) return { name: request.params.name, version: result.version.version, changed: result.changed };
+    if (result.current === null && !services.registry.slot(request.params.name)) {
+      throw new RecsyncError('RECSYNC_ERR_UNKNOWN_CONNECTOR', `unknown connector "${request.params.name}": ${result.errors[0]?.message ?? ''}`, result.errors);
+    }
+    const error = new RecsyncError('RECSYNC_ERR_CONFIG_REFUSED', `the new configuration of ${request.params.name} does not load; version ${result.current ?? '(none)'} stays in service`, result.errors);
+    return reply.status(error.status).send({ ...error.toJSON(), version: result.current });
+  });
+
+  app.post<Name & { Body: DryRunInput }>(
+    '/v1/connectors/:name/dry-run',
+    {
+      config: { role: 'read' },
+      bodyLimit: 256 * 1024,
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['object'],
+          properties: {
+            object: { type: 'string', minLength: 1, maxLength: 64 },
+            action: { enum: ['upsert', 'delete'] },
+            recordId: { type: 'string', minLength: 1, maxLength: 256 },
+            tenant: { type: 'string', minLength: 1, maxLength: 128 },
+            version: { type: 'integer', minimum: 0 },
+            payload: { type: ['object', 'null'] },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const slot = slotOf(request.params.name);
+      if (!slot.current) throw new RecsyncError('RECSYNC_ERR_CONNECTOR_UNAVAILABLE', `connector ${slot.name} has no loaded configuration`, slot.errors);
+      return dryRun(slot.current, request.body);
+    },
+  );
+
+  app.get<{ Querystring: { limit?: string; before?: string } }>(
+    '/v1/audit',
+    {
+      config: { role: 'admin' },
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'string', pattern: '^(?:[1-9]\\d?|[1-4]\\d\\d|500)$', description: '1 to 500, default 50' },
+            before: { type: 'string', pattern: '^\\d+-\\d+$', description: 'an entry id: older entries only' },
+          },
+        },
+      },
+    },
+    async (request) => services.audit.list({ limit: request.query.limit === undefined ? 50 : Number(request.query.limit), ...(request.query.before === undefined ? {} : { before: request.query.before }) }),
+  );
 };
 
-async function describeConnector(services: Services, slot: ConnectorSlot) {
+async function describeConnector(services: Services, slot: ConnectorSlot, instances: Awaited<ReturnType<Services['config']['instances']>>, tenant: string) {
   const current = slot.current;
-  const [counters, queue] = await Promise.all([services.store.counters(slot.name), services.queues.counts(slot.name)]);
+  const limiter = current ? services.limiterOf(current) : undefined;
+  const [counters, queue, paused, budget] = await Promise.all([
+    services.store.counters(slot.name),
+    services.queues.counts(slot.name),
+    services.queues.isPaused(slot.name),
+    limiter?.usage(`${slot.name}:${tenant}`),
+  ]);
   return {
     name: slot.name,
-    state: current ? 'running' : 'config-error',
+    state: !current ? 'config-error' : paused ? 'paused' : 'running',
+    paused,
     version: current?.version ?? null,
     loadedAt: current?.loadedAt ?? null,
+    instances: instances.map((instance) => ({ id: instance.id, host: instance.host, pid: instance.pid, version: instance.versions[slot.name] ?? null })),
     objects: current ? [...current.objects.values()].map((plan) => ({ name: plan.name, mapping: plan.mapping.compiled ? { compiled: true } : { compiled: false, reason: plan.mapping.reason } })) : [],
     errors: slot.errors,
     counters,
     queue,
+    rateBudget: budget ? { account: `${slot.name}:${tenant}`, ...budget } : null,
     breakers: services.breakers.states(`${slot.name}:`),
   };
 }

@@ -15,6 +15,7 @@ export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = asyn
   app.get<{ Params: { name: string }; Querystring: { from?: string; to?: string; code?: string; state?: 'dead' | 'superseded'; limit?: string; cursor?: string } }>(
     '/v1/connectors/:name/dlq',
     {
+      config: { role: 'read' },
       schema: {
         querystring: {
           type: 'object',
@@ -44,7 +45,7 @@ export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     },
   );
 
-  app.get<{ Params: { name: string; id: string } }>('/v1/connectors/:name/dlq/:id', async (request) => {
+  app.get<{ Params: { name: string; id: string } }>('/v1/connectors/:name/dlq/:id', { config: { role: 'read' } }, async (request) => {
     known(request.params.name);
     const entry = await services.store.getDeadLetter(request.params.name, request.params.id);
     if (!entry) throw new RecsyncError('RECSYNC_ERR_NOT_FOUND', `no dead letter ${request.params.id} for connector ${request.params.name}`);
@@ -54,6 +55,7 @@ export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = asyn
   app.post<{ Params: { name: string }; Body: { ids?: string[]; from?: string; to?: string; all?: boolean } }>(
     '/v1/connectors/:name/dlq/replay',
     {
+      config: { role: 'operate', audit: 'dlq.replay' },
       bodyLimit: 256 * 1024,
       schema: {
         body: {
@@ -85,7 +87,7 @@ export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     },
   );
 
-  app.delete<{ Params: { name: string; id: string } }>('/v1/connectors/:name/dlq/:id', async (request, reply) => {
+  app.delete<{ Params: { name: string; id: string } }>('/v1/connectors/:name/dlq/:id', { config: { role: 'admin', audit: 'dlq.drop' } }, async (request, reply) => {
     known(request.params.name);
     if (!(await services.store.dropDeadLetter(request.params.name, request.params.id))) {
       throw new RecsyncError('RECSYNC_ERR_NOT_FOUND', `no dead letter ${request.params.id} for connector ${request.params.name}`);

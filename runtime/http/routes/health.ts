@@ -3,8 +3,8 @@ import type { Services } from '../../services.ts';
 
 /** Liveness (the process serves) and readiness (Redis answers, and this process's workers run). */
 export const healthRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/healthz', { config: { role: 'public' } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { role: 'public' } }, async (_request, reply) => {
     const problems: string[] = [];
     try {
       await services.ping();

@@ -8,6 +8,7 @@ export const recordRoutes: FastifyPluginAsync<{ services: Services }> = async (a
   app.get<{ Params: { connector: string; recordId: string }; Querystring: { object?: string; tenant?: string } }>(
     '/v1/records/:connector/:recordId',
     {
+      config: { role: 'read' },
       schema: {
         querystring: {
           type: 'object',

@@ -14,7 +14,7 @@ const validateTasks = ajv.compile(taskArraySchema);
  * every invalid one by index and nothing is queued. 202 means Redis has acknowledged every task.
  */
 export const taskRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
-  app.post('/v1/tasks', async (request, reply) => {
+  app.post('/v1/tasks', { config: { role: 'ingest' } }, async (request, reply) => {
     const body = request.body;
     const many = Array.isArray(body);
     const validate = many ? validateTasks : validateTask;
