@@ -8,7 +8,10 @@ it('kill -9 a worker process mid-load, start a new one: nothing lost, the newest
     workers: 2,
     // A request the killed worker left on the wire may land late; the replacement keeps each record
     // it finds stalled unsettled for this window and then sends the newest version again.
-    manifest: [['lateWriteWindow: 100s', 'lateWriteWindow: 4s']],
+    manifest: [
+      ['{ requests: 100, per: 10s }', '{ requests: 5000, per: 10s }'],
+      ['lateWriteWindow: 100s', 'lateWriteWindow: 4s'],
+    ],
   });
   const load = scenario.load({ tasks: 3000, records: 600, perSecond: 600 });
   await new Promise((resolve) => setTimeout(resolve, 2000));
