@@ -22,6 +22,7 @@ import { buildPipeline } from './pipeline.ts';
 import { QueueSystem } from './queue/record-queue.ts';
 import { jobIdOf, RecordStore } from './records/record-store.ts';
 import type { Services } from './services.ts';
+import { EventRouter } from './rules/events.ts';
 import { createRecordProcessor } from './worker/record-processor.ts';
 
 export interface RecsyncOptions {
@@ -111,11 +112,13 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
       if (workers) startWorker(version);
     },
   });
+  const ingest = new Ingest({ registry, store, queues });
   const services: Services = {
     registry,
     store,
     queues,
-    ingest: new Ingest({ registry, store, queues }),
+    ingest,
+    events: new EventRouter({ registry, ingest, store }),
     breakers,
     limiterOf,
     ping: async () => {

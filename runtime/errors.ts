@@ -13,6 +13,7 @@ export const errorCatalogue = {
   RECSYNC_ERR_INPUT_INVALID: { status: 422, retryable: false, summary: "The payload does not match the connector's input schema." },
   RECSYNC_ERR_OUTPUT_INVALID: { status: 422, retryable: false, summary: "The mapped record does not match the connector's output schema." },
   RECSYNC_ERR_MAPPING_FAILED: { status: 422, retryable: false, summary: 'The JSONata mapping failed at evaluation time.' },
+  RECSYNC_ERR_RULE_FAILED: { status: 422, retryable: false, summary: "A rule's condition failed on the event, or did not give true or false (the rule and its manifest line are named)." },
   RECSYNC_ERR_CONNECTOR_UNAVAILABLE: { status: 503, retryable: true, summary: 'The connector failed to load; its tasks wait until a good configuration is loaded.' },
   RECSYNC_ERR_UNAUTHORIZED: { status: 401, retryable: false, summary: 'No API token, or one that is not configured: send Authorization: Bearer <token>.' },
   RECSYNC_ERR_FORBIDDEN: { status: 403, retryable: false, summary: "The token's role does not allow this route." },

@@ -13,6 +13,8 @@ export interface Task {
   version?: number;
   tenant?: string;
   payload?: unknown;
+  /** The rule that made this task from a change event (not part of the tasks API). */
+  rule?: string;
 }
 
 export interface TaskError {
@@ -86,8 +88,9 @@ export class Ingest {
       const written = await Promise.all(
         tasks.map(async (task) => {
           const ref = { connector: task.connector, tenant: task.tenant ?? defaultTenant, object: task.object, recordId: task.recordId };
-          const change: { version?: number; action: Action; payload: unknown } = { action: task.action, payload: task.payload ?? null };
+          const change: { version?: number; action: Action; payload: unknown; rule?: string } = { action: task.action, payload: task.payload ?? null };
           if (task.version !== undefined) change.version = task.version;
+          if (task.rule !== undefined) change.rule = task.rule;
           return { ref, result: await this.#store.ingest(ref, change) };
         }),
       );

@@ -4,6 +4,7 @@ import type { ConfigSync } from './connectors/config-sync.ts';
 import type { ConnectorVersion } from './connectors/load-connector.ts';
 import type { ConnectorRegistry } from './connectors/registry.ts';
 import type { Ingest } from './ingest.ts';
+import type { EventRouter } from './rules/events.ts';
 import type { RateLimiter } from './limiter/rate-limiter.ts';
 import type { QueueSystem } from './queue/record-queue.ts';
 import type { RecordStore } from './records/record-store.ts';
@@ -14,6 +15,8 @@ export interface Services {
   store: RecordStore;
   queues: QueueSystem;
   ingest: Ingest;
+  /** Change events decided by the connectors' rules. */
+  events: EventRouter;
   breakers: BreakerRegistry;
   limiterOf(connector: ConnectorVersion): RateLimiter | undefined;
   /** Resolves when Redis answers a PING. */

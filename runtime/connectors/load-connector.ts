@@ -10,6 +10,7 @@ import { parseDuration } from '../duration.ts';
 import { RecsyncError, type ErrorDetail } from '../errors.ts';
 import { compileMapping as compileJsonata, type CompiledMapping } from '../mapping/index.ts';
 import type { AuthConfig } from '../credentials.ts';
+import type { Rule } from '../rules/rules.ts';
 import type { Connector } from '../sdk/index.ts';
 
 /** JSONata guardrails: a mapping that recurses or loops is stopped instead of blocking the worker. */
@@ -62,6 +63,8 @@ export interface ConnectorVersion {
   retry: RetryPolicy;
   breaker: BreakerPolicy;
   objects: ReadonlyMap<string, ObjectPlan>;
+  /** How change events become tasks; empty: the connector receives no events. */
+  rules: readonly Rule[];
   connector: Connector;
   sandboxFile: string | undefined;
 }
@@ -78,6 +81,7 @@ interface RawManifest {
   retry: { attempts: number; maxAge: string; lateWriteWindow: string; backoff: { initial: string; max: string; jitter: 'full' | 'none' } };
   breaker: { errorThresholdPercentage: number; volumeThreshold: number; resetTimeout: string; rollingWindow: string };
   objects: Record<string, { input: string; output: string; mapping: string; options?: Record<string, unknown> }>;
+  rules?: Array<{ name: string; when?: string; object?: string; action: Rule['action']; skipUnchanged: boolean }>;
 }
 
 // Manifests are small and written by the team: report every problem at once (allErrors), unlike request bodies.
@@ -138,6 +142,8 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
     });
   }
 
+  const rules = compileRules(manifest, yaml);
+
   const connectorFile = resolve(dir, manifest.connector);
   const connectorText = await readText(connectorFile, display(connectorFile), yaml.file, yaml.lineOf(['connector']));
   hash.update(`\0${connectorText}`);
@@ -186,9 +192,38 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
       rollingWindowMs: numbers(['breaker', 'rollingWindow'], manifest.breaker.rollingWindow),
     },
     objects,
+    rules,
     connector,
     sandboxFile: manifest.sandbox === undefined ? undefined : resolve(dir, manifest.sandbox),
   });
+}
+
+/** Compiles the rules' conditions (to JavaScript where possible); names must be unique, objects declared. */
+function compileRules(manifest: RawManifest, yaml: { file: string; lineOf(path: ReadonlyArray<string | number>): number | undefined }): Rule[] {
+  const details: ErrorDetail[] = [];
+  const names = new Set<string>();
+  const rules = (manifest.rules ?? []).map((raw, index): Rule => {
+    const at = (key?: string) => yaml.lineOf(key === undefined ? ['rules', index] : ['rules', index, key]);
+    const field = (key: string) => `rules.${index}.${key}`;
+    if (names.has(raw.name)) details.push(withLine({ file: yaml.file, field: field('name'), message: `"${raw.name}" is used by an earlier rule` }, at('name')));
+    names.add(raw.name);
+    if (raw.object !== undefined && !(raw.object in manifest.objects)) {
+      details.push(withLine({ file: yaml.file, field: field('object'), message: `must be one of the objects ${JSON.stringify(Object.keys(manifest.objects))}` }, at('object')));
+    }
+    let when: CompiledMapping | undefined;
+    if (raw.when !== undefined) {
+      try {
+        when = compileJsonata(raw.when, { ...mappingLimits });
+      } catch (error) {
+        const { code, message } = error as { code?: string; message: string };
+        details.push(withLine({ file: yaml.file, field: field('when'), message: `JSONata ${code ?? 'error'}: ${message}` }, at('when')));
+      }
+    }
+    const line = at();
+    return { name: raw.name, when, object: raw.object, action: raw.action, skipUnchanged: raw.skipUnchanged, where: line === undefined ? yaml.file : `${yaml.file}:${line}` };
+  });
+  if (details.length > 0) fail(details);
+  return rules;
 }
 
 function fail(details: ErrorDetail[]): never {

@@ -25,6 +25,27 @@ export const taskSchema = {
   then: { required: ['payload'], properties: { payload: { type: 'object' } } },
 } as const;
 
+export const eventSchema = {
+  $id: 'ChangeEvent',
+  type: 'object',
+  additionalProperties: false,
+  required: ['object', 'recordId', 'op', 'version'],
+  properties: {
+    object: { type: 'string', minLength: 1, maxLength: 64, description: "The record's type in the producer's system." },
+    recordId: { type: 'string', minLength: 1, maxLength: 256, description: "The record's id in the producer's system." },
+    op: { enum: ['insert', 'update', 'delete'] },
+    version: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Increases with every change of the record (row version, LSN).' },
+    before: { type: ['object', 'null'], description: 'The record before the change (update, delete).' },
+    after: { type: ['object', 'null'], description: 'The record after the change; required unless op is delete.' },
+    tenant: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' },
+    occurredAt: { type: 'string', format: 'date-time' },
+  },
+  if: { properties: { op: { enum: ['insert', 'update'] } } },
+  then: { required: ['after'], properties: { after: { type: 'object' } } },
+} as const;
+
+export const eventArraySchema = { type: 'array', minItems: 1, maxItems: maxTasksPerRequest, items: eventSchema } as const;
+
 export const taskArraySchema = { type: 'array', minItems: 1, maxItems: maxTasksPerRequest, items: taskSchema } as const;
 
 export const errorResponseSchema = {

@@ -4,6 +4,7 @@ import type { Services } from '../services.ts';
 import { installAuth, type AuthSettings } from './auth.ts';
 import { connectorRoutes } from './routes/connectors.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
+import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { recordRoutes } from './routes/records.ts';
 import { taskRoutes } from './routes/tasks.ts';
@@ -54,6 +55,7 @@ export function buildServer(services: Services, options: ServerOptions): Fastify
 
   void app.register(healthRoutes, { services });
   void app.register(taskRoutes, { services });
+  void app.register(eventRoutes, { services });
   void app.register(recordRoutes, { services });
   void app.register(connectorRoutes, { services });
   void app.register(deadLetterRoutes, { services });

@@ -39,6 +39,8 @@ export interface RecordStatus {
   deliveredAction: Action | null;
   deliveredAt: string | null;
   crmId: string | null;
+  /** The rule that decided the latest version, when it came as an event; null for a task. */
+  rule: string | null;
   lastError: unknown;
 }
 
@@ -61,6 +63,7 @@ export interface StoreClient extends ScriptClient {
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   zrangebyscore(key: string, min: number | string, max: number | string, withScores: 'WITHSCORES', limit: 'LIMIT', offset: number, count: number): Promise<string[]>;
   zcard(key: string): Promise<number>;
+  hincrby(key: string, field: string, increment: number): Promise<number>;
 }
 
 const actions = { upsert: 'u', delete: 'd' } as const;
@@ -155,12 +158,14 @@ export class RecordStore {
    * Accepts one change. A version not newer than the latest accepted one is counted as superseded
    * at once. Returns the job sequence the record needs (0 when no work is owed).
    */
-  async ingest(ref: RecordRef, change: { version?: number; action: Action; payload: unknown }): Promise<{ status: 'new' | 'stale'; version: number; seq: number }> {
+  /** `rule`: the rule that decided this change (sent as an event); shown in the record's status. */
+  async ingest(ref: RecordRef, change: { version?: number; action: Action; payload: unknown; rule?: string }): Promise<{ status: 'new' | 'stale'; version: number; seq: number }> {
     const [status, version, seq] = (await script.run(this.#client, this.#keys(ref), [
       'ingest',
       change.version === undefined ? '' : String(change.version),
       actions[change.action],
       JSON.stringify(change.payload ?? null),
+      change.rule ?? '',
     ])) as [string, string, number];
     return { status: status as 'new' | 'stale', version: Number(version), seq: Number(seq) };
   }
@@ -314,8 +319,29 @@ export class RecordStore {
       deliveredAction: fromCode(f['da']),
       deliveredAt: f['dt'] === undefined ? null : new Date(Number(f['dt'])).toISOString(),
       crmId: f['id'] ?? null,
+      rule: f['r'] ?? null,
       lastError: error === null ? null : JSON.parse(error),
     };
+  }
+
+  /** Adds to the connector's decision counters, by `<rule>|<decision>` (rule `(none)`: nothing matched). */
+  async countDecisions(connector: string, counts: ReadonlyMap<string, number>): Promise<void> {
+    if (counts.size === 0) return;
+    // Sent back to back on one connection: as cheap as a pipeline.
+    await Promise.all([...counts].map(([field, n]) => this.#client.hincrby(`${this.prefix}:{${connector}}:rules`, field, n)));
+  }
+
+  /** Decisions per rule since the start of time: `{ rule: { upsert, delete, skip } }`. */
+  async decisionCounters(connector: string): Promise<Record<string, Record<'upsert' | 'delete' | 'skip', number>>> {
+    const raw = await this.#client.hgetall(`${this.prefix}:{${connector}}:rules`);
+    const out: Record<string, Record<'upsert' | 'delete' | 'skip', number>> = {};
+    for (const [field, value] of Object.entries(raw)) {
+      const cut = field.lastIndexOf('|');
+      const rule = field.slice(0, cut);
+      const decision = field.slice(cut + 1) as 'upsert' | 'delete' | 'skip';
+      (out[rule] ??= { upsert: 0, delete: 0, skip: 0 })[decision] = Number(value);
+    }
+    return out;
   }
 
   async counters(connector: string): Promise<Counters> {

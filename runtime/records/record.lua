@@ -13,6 +13,7 @@
     t0    when the latest version was accepted (ms)
     dl    id of the record's dead letter while it is in the queue
     u     until when (ms) a timed-out request of this record may still land at the CRM
+    r     the rule that decided the latest version (changes sent as events, `POST /v1/events`)
     sc    '<job seq>:<stalls>': how many times BullMQ had found that job stalled at its last claim
 
   Counters hash fields: accepted, delivered, superseded, deadLettered, retried, open, replayed.
@@ -35,7 +36,8 @@
   encoding (values under 64 bytes): a delivered record costs well under 200 bytes.
 
   ARGV[1] operation:
-  ingest:   ARGV[2] version ('' = assign from Redis time, microseconds), ARGV[3] action, ARGV[4] payload
+  ingest:   ARGV[2] version ('' = assign from Redis time, microseconds), ARGV[3] action, ARGV[4] payload,
+            ARGV[5] the deciding rule ('' = a task, no rule)
             -> { status ('new' | 'stale'), version, job seq or 0 when no job is owed }
   claim:    ARGV[2] job seq, ARGV[3] how many times the job stalled ('' = unknown),
             ARGV[4] the connector's late-write window (ms)
@@ -114,6 +116,7 @@ if op == 'ingest' then
       rcall('HINCRBY', stats, 'open', 1)
     end
     rcall('HSET', rec, 'v', version, 'a', ARGV[3], 'pend', 1, 't0', now)
+    if ARGV[5] ~= nil and ARGV[5] ~= '' then rcall('HSET', rec, 'r', ARGV[5]) else rcall('HDEL', rec, 'r') end
     rcall('SET', payloadKey, ARGV[4])
     if rcall('HEXISTS', rec, 'j') == 0 then rcall('HSET', rec, 'j', 1) end
   end

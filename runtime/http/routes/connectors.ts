@@ -107,11 +107,12 @@ export const connectorRoutes: FastifyPluginAsync<{ services: Services }> = async
 async function describeConnector(services: Services, slot: ConnectorSlot, instances: Awaited<ReturnType<Services['config']['instances']>>, tenant: string) {
   const current = slot.current;
   const limiter = current ? services.limiterOf(current) : undefined;
-  const [counters, queue, paused, budget] = await Promise.all([
+  const [counters, queue, paused, budget, rules] = await Promise.all([
     services.store.counters(slot.name),
     services.queues.counts(slot.name),
     services.queues.isPaused(slot.name),
     limiter?.usage(`${slot.name}:${tenant}`),
+    services.store.decisionCounters(slot.name),
   ]);
   return {
     name: slot.name,
@@ -123,6 +124,8 @@ async function describeConnector(services: Services, slot: ConnectorSlot, instan
     objects: current ? [...current.objects.values()].map((plan) => ({ name: plan.name, mapping: plan.mapping.compiled ? { compiled: true } : { compiled: false, reason: plan.mapping.reason } })) : [],
     errors: slot.errors,
     counters,
+    rules: (current?.rules ?? []).map((rule) => ({ name: rule.name, object: rule.object ?? null, action: rule.action, decisions: rules[rule.name] ?? { upsert: 0, delete: 0, skip: 0 } })),
+    unmatchedEvents: rules['(none)']?.skip ?? 0,
     queue,
     rateBudget: budget ? { account: `${slot.name}:${tenant}`, ...budget } : null,
     breakers: services.breakers.states(`${slot.name}:`),
