@@ -63,6 +63,9 @@ export interface ConnectorVersion {
   breaker: BreakerPolicy;
   objects: ReadonlyMap<string, ObjectPlan>;
   connector: Connector;
+  /** The connector module's file. */
+  connectorFile: string;
+  /** The sandbox module's file (checked to exist, not imported: only `npm start` and tests start it). */
   sandboxFile: string | undefined;
 }
 
@@ -143,6 +146,8 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
   hash.update(`\0${connectorText}`);
   const version = hash.digest('hex').slice(0, 12);
   const connector = await importConnector(connectorFile, display(connectorFile), version);
+  const sandboxFile = manifest.sandbox === undefined ? undefined : resolve(dir, manifest.sandbox);
+  if (sandboxFile !== undefined) await readText(sandboxFile, display(sandboxFile), yaml.file, yaml.lineOf(['sandbox']));
 
   const numbers = (path: (string | number)[], text: string): number => {
     let ms: number;
@@ -187,7 +192,8 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
     },
     objects,
     connector,
-    sandboxFile: manifest.sandbox === undefined ? undefined : resolve(dir, manifest.sandbox),
+    connectorFile,
+    sandboxFile,
   });
 }
 
