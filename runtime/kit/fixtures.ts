@@ -77,9 +77,13 @@ export async function loadFixtures(dir: string, objects: readonly string[]): Pro
   return { fixtures, errors };
 }
 
-/** Runs one fixture through validate-input → transform → validate-output, the runtime's own stages. */
-export async function runFixture(connector: ConnectorVersion, fixture: Fixture): Promise<FixtureResult> {
-  const plan = connector.objects.get(fixture.object)!;
+/**
+ * What the runtime's first three stages make of a fixture's input: the record the connector would
+ * receive (null for a delete without a payload), or the fatal error the record is dead-lettered with.
+ */
+export async function mapFixture(connector: ConnectorVersion, fixture: Omit<Fixture, 'expect' | 'file'>): Promise<{ record: Record<string, unknown> | null; error?: undefined } | { error: { code: string; message: string } }> {
+  const plan = connector.objects.get(fixture.object);
+  if (plan === undefined) return { error: { code: 'RECSYNC_ERR_UNKNOWN_OBJECT', message: `no object "${fixture.object}"` } };
   const context: TaskContext = {
     connector,
     plan,
@@ -94,9 +98,16 @@ export async function runFixture(connector: ConnectorVersion, fixture: Fixture):
     holder: 'kit-test',
   };
   const outcome: Outcome = await pipeline(context);
-  // What the connector would receive, as plain JSON (compiled mappings may build null-prototype objects).
-  const record = context.record === undefined ? null : (JSON.parse(JSON.stringify(context.record)) as Record<string, unknown>);
-  const error = outcome.kind === 'fatal' ? { code: outcome.code, message: outcome.message } : undefined;
+  if (outcome.kind === 'fatal') return { error: { code: outcome.code, message: outcome.message } };
+  // As plain JSON (compiled mappings may build null-prototype objects).
+  return { record: context.record === undefined ? null : (JSON.parse(JSON.stringify(context.record)) as Record<string, unknown>) };
+}
+
+/** Runs one fixture through validate-input → transform → validate-output, the runtime's own stages. */
+export async function runFixture(connector: ConnectorVersion, fixture: Fixture): Promise<FixtureResult> {
+  const got = await mapFixture(connector, fixture);
+  const error = got.error;
+  const record = got.error === undefined ? got.record : null;
 
   if ('record' in fixture.expect) {
     if (error !== undefined) return { fixture, ok: false, summary: `expected a record, got ${error.code}`, diff: error.message };
