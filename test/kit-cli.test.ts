@@ -1,23 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { copyConnectors } from './helpers/connectors.ts';
-
-const repo = resolve(import.meta.dirname, '..');
-
-/** Runs `npm run kit -- ...` the way npm does (node runtime/kit/cli.ts ...), from the repository. */
-async function kit(...args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['runtime/kit/cli.ts', ...args], { cwd: repo, encoding: 'utf8' });
-    return { code: 0, out: stdout + stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout + e.stderr };
-  }
-}
+import { kit } from './helpers/kit.ts';
 
 describe('kit validate', () => {
   it('passes every shipped connector and says how each mapping runs', async () => {

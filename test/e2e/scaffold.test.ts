@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { onCleanup } from '../helpers/cleanup.ts';
 import { conformanceSuite } from '../helpers/conformance.ts';
+import { kit } from '../helpers/kit.ts';
 import { useRedis } from '../helpers/redis.ts';
 
 // docs/guides/add-a-crm.md, followed to the letter: `kit new pipecrm` in a temporary folder, every
@@ -17,15 +16,6 @@ const root = await mkdtemp(join(repo, '.tmp-scaffold-'));
 onCleanup(() => rm(root, { recursive: true, force: true }));
 const dir = join(root, 'pipecrm');
 
-async function kit(...args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['runtime/kit/cli.ts', ...args], { cwd: repo, encoding: 'utf8' });
-    return { code: 0, out: stdout + stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout + e.stderr };
-  }
-}
 
 /** The guide's `<!-- guide-file: F -->` and `<!-- guide-edit: F -->` blocks, in order. */
 async function guideSteps(): Promise<Array<{ kind: 'file' | 'edit'; file: string; body: string }>> {
