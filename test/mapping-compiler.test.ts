@@ -344,7 +344,7 @@ describe('the interface', () => {
   });
 
   test('the command line lists every connector mapping as compiled', () => {
-    const out = execFileSync(process.execPath, ['runtime/mapping/cli.ts'], { cwd: resolve(import.meta.dirname, '..'), encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['runtime/kit/cli.ts', 'mappings'], { cwd: resolve(import.meta.dirname, '..'), encoding: 'utf8' });
     const lines = out.trim().split('\n');
     assert.ok(lines.length >= 2);
     for (const line of lines) assert.match(line, /^connectors\/.+\/mappings\/.+\.jsonata: compiled$/);

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import {
-  Arrivals, faultKind, FaultQueue, formFields, intFlag, InvalidJson, loggedHeaders, MonotonicClock, RequestLog, SandboxHarness, TokenService,
+  Arrivals, faultKind, FaultQueue, formFields, harnessSettings, intFlag, InvalidJson, loggedHeaders, MonotonicClock, parseSandboxArgs, RequestLog, SandboxHarness, TokenService,
   validateFault, type Admission, type ApiCall, type ApiResult, type SandboxApi,
 } from '../runtime/sdk/sandbox-kit/index.ts';
 
@@ -100,6 +100,19 @@ describe('small parts', () => {
     assert.equal(intFlag('port', '4010'), 4010);
     assert.equal(intFlag('port', undefined), undefined);
     assert.throws(() => intFlag('port', '4o'), /--port needs a whole number, got 4o/);
+  });
+
+  test('parseSandboxArgs reads the flags every sandbox takes, then the sandbox\'s own', () => {
+    const parsed = parseSandboxArgs(['--port', '4010', '--host', '::1', '--latency', '5', '--fresh-ids', '--daily', '9', '--token', 'a', '--token', 'b'], { ints: ['daily', 'hourly'], lists: ['token'] });
+    assert.deepEqual(parsed, { options: { port: 4010, host: '::1', latencyMs: 5, freshIds: true }, noLimits: false, ints: { daily: 9, hourly: undefined }, lists: { token: ['a', 'b'] } });
+    assert.deepEqual(parseSandboxArgs(['--no-limits']), { options: {}, noLimits: true, ints: {}, lists: {} });
+    assert.throws(() => parseSandboxArgs(['--daily', '9']), /Unknown option '--daily'/);
+    assert.throws(() => parseSandboxArgs(['--daily', 'x'], { ints: ['daily'] }), /--daily needs a whole number, got x/);
+  });
+
+  test('harnessSettings passes on only the settings given, so the harness defaults hold', () => {
+    assert.deepEqual(harnessSettings({ port: 1, latencyMs: 0, logBodies: false }), { latencyMs: 0, logBodies: false });
+    assert.deepEqual(harnessSettings({}), {});
   });
 });
 
@@ -239,6 +252,7 @@ describe('SandboxHarness over real HTTP', () => {
       api,
       control: {
         stats: () => ({ writes, ...harness.counters }),
+        objectTypes: ['items'],
         objects: (type) => (type === 'items' ? [{ writes }] : undefined),
         reset: () => {
           resets += 1;
@@ -341,6 +355,7 @@ describe('SandboxHarness over real HTTP', () => {
     assert.equal(((await (await control('GET', '/stats')).json()) as { writes: number }).writes, 1);
     assert.deepEqual(await (await control('GET', '/objects/items')).json(), [{ writes: 1 }]);
     assert.equal((await control('GET', '/objects/nope')).status, 404);
+    assert.deepEqual(await (await control('GET', '/objects')).json(), { items: [{ writes: 1 }] });
     assert.equal(((await (await control('GET', '/requests')).json()) as unknown[]).length, 1);
     const armed = await control('POST', '/faults', { status: 502, times: null });
     assert.equal(armed.status, 201);
@@ -370,7 +385,7 @@ describe('SandboxHarness latency and close', () => {
   test('latencyMs delays every API answer; close() ends hung requests', async () => {
     const harness = new SandboxHarness<Route>({
       api,
-      control: { stats: () => ({}), objects: () => undefined, reset: () => {} },
+      control: { stats: () => ({}), objectTypes: [], objects: () => undefined, reset: () => {} },
       now: () => clock,
       latencyMs: 50,
     });

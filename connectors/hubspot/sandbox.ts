@@ -3,10 +3,9 @@
  * What it models and what it does not: docs/sandboxes/hubspot.md.
  *
  * Standalone: node connectors/hubspot/sandbox.ts [--port 4010] [--host 127.0.0.1] [--no-limits]
- *             [--per-ten-seconds N] [--daily N] [--latency MS] [--token T ...]
+ *             [--per-ten-seconds N] [--daily N] [--latency MS] [--fresh-ids] [--token T ...]
  */
-import { parseArgs } from 'node:util';
-import { intFlag as int, runStandalone } from '../../runtime/sdk/sandbox-kit/index.ts';
+import { parseSandboxArgs, runStandalone } from '../../runtime/sdk/sandbox-kit/index.ts';
 import { startSandbox } from './sandbox/server.ts';
 import type { HubSpotSandboxOptions } from './sandbox/types.ts';
 
@@ -19,33 +18,14 @@ export type {
 
 /** Turns command-line flags into options; throws on anything it does not understand. */
 export function optionsFromArgs(args: string[]): HubSpotSandboxOptions {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'no-limits': { type: 'boolean' },
-      'per-ten-seconds': { type: 'string' },
-      daily: { type: 'string' },
-      latency: { type: 'string' },
-      token: { type: 'string', multiple: true },
-    },
-    strict: true,
-  });
-  const options: HubSpotSandboxOptions = {};
-  const port = int('port', values.port);
-  if (port !== undefined) options.port = port;
-  if (values.host !== undefined) options.host = values.host;
-  const latency = int('latency', values.latency);
-  if (latency !== undefined) options.latencyMs = latency;
-  if (values.token !== undefined) options.tokens = values.token;
-  if (values['no-limits'] === true) options.limits = false;
-  else {
-    const perTenSeconds = int('per-ten-seconds', values['per-ten-seconds']);
-    const daily = int('daily', values.daily);
-    if (perTenSeconds !== undefined || daily !== undefined) options.limits = { perTenSeconds: perTenSeconds ?? 100, daily: daily ?? 250_000 };
+  const { options, noLimits, ints, lists } = parseSandboxArgs(args, { ints: ['per-ten-seconds', 'daily'], lists: ['token'] });
+  const sandbox: HubSpotSandboxOptions = { ...options };
+  if (lists['token'] !== undefined) sandbox.tokens = lists['token'];
+  if (noLimits) sandbox.limits = false;
+  else if (ints['per-ten-seconds'] !== undefined || ints['daily'] !== undefined) {
+    sandbox.limits = { perTenSeconds: ints['per-ten-seconds'] ?? 100, daily: ints['daily'] ?? 250_000 };
   }
-  return options;
+  return sandbox;
 }
 
 if (import.meta.main) await runStandalone('HubSpot sandbox', optionsFromArgs, startSandbox);

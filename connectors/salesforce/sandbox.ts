@@ -5,8 +5,7 @@
  * Standalone: node connectors/salesforce/sandbox.ts [--port 4020] [--host 127.0.0.1] [--no-limits]
  *             [--daily N] [--session-timeout-ms MS] [--latency MS] [--fresh-ids]
  */
-import { parseArgs } from 'node:util';
-import { intFlag as int, runStandalone } from '../../runtime/sdk/sandbox-kit/index.ts';
+import { parseSandboxArgs, runStandalone } from '../../runtime/sdk/sandbox-kit/index.ts';
 import { startSandbox } from './sandbox/server.ts';
 import type { SalesforceSandboxOptions } from './sandbox/types.ts';
 
@@ -19,34 +18,12 @@ export type {
 
 /** Turns command-line flags into options; throws on anything it does not understand. */
 export function optionsFromArgs(args: string[]): SalesforceSandboxOptions {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'no-limits': { type: 'boolean' },
-      daily: { type: 'string' },
-      'session-timeout-ms': { type: 'string' },
-      latency: { type: 'string' },
-      'fresh-ids': { type: 'boolean' },
-    },
-    strict: true,
-  });
-  const options: SalesforceSandboxOptions = {};
-  const port = int('port', values.port);
-  if (port !== undefined) options.port = port;
-  if (values.host !== undefined) options.host = values.host;
-  const latency = int('latency', values.latency);
-  if (latency !== undefined) options.latencyMs = latency;
-  const sessionTimeout = int('session-timeout-ms', values['session-timeout-ms']);
-  if (sessionTimeout !== undefined) options.sessionTimeoutMs = sessionTimeout;
-  if (values['fresh-ids'] === true) options.freshIds = true;
-  if (values['no-limits'] === true) options.limits = false;
-  else {
-    const daily = int('daily', values.daily);
-    if (daily !== undefined) options.limits = { dailyApiRequests: daily };
-  }
-  return options;
+  const { options, noLimits, ints } = parseSandboxArgs(args, { ints: ['daily', 'session-timeout-ms'] });
+  const sandbox: SalesforceSandboxOptions = { ...options };
+  if (ints['session-timeout-ms'] !== undefined) sandbox.sessionTimeoutMs = ints['session-timeout-ms'];
+  if (noLimits) sandbox.limits = false;
+  else if (ints['daily'] !== undefined) sandbox.limits = { dailyApiRequests: ints['daily'] };
+  return sandbox;
 }
 
 if (import.meta.main) await runStandalone('Salesforce sandbox', optionsFromArgs, startSandbox);

@@ -66,6 +66,9 @@ export interface ConnectorVersion {
   /** How change events become tasks; empty: the connector receives no events. */
   rules: readonly Rule[];
   connector: Connector;
+  /** The connector module's file. */
+  connectorFile: string;
+  /** The sandbox module's file (checked to exist, not imported: only `npm start` and tests start it). */
   sandboxFile: string | undefined;
 }
 
@@ -149,6 +152,8 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
   hash.update(`\0${connectorText}`);
   const version = hash.digest('hex').slice(0, 12);
   const connector = await importConnector(connectorFile, display(connectorFile), version);
+  const sandboxFile = manifest.sandbox === undefined ? undefined : resolve(dir, manifest.sandbox);
+  if (sandboxFile !== undefined) await readText(sandboxFile, display(sandboxFile), yaml.file, yaml.lineOf(['sandbox']));
 
   const numbers = (path: (string | number)[], text: string): number => {
     let ms: number;
@@ -194,7 +199,8 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
     objects,
     rules,
     connector,
-    sandboxFile: manifest.sandbox === undefined ? undefined : resolve(dir, manifest.sandbox),
+    connectorFile,
+    sandboxFile,
   });
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  bearer, formFields, MonotonicClock, SandboxHarness, TokenService,
+  bearer, formFields, MonotonicClock, SandboxHarness, harnessSettings, listenSandbox, TokenService,
   type Admission, type ApiCall, type ApiResult, type GrantResult, type SandboxApi,
 } from '../../../runtime/sdk/sandbox-kit/index.ts';
 import { AttributeCatalog } from './attributes.ts';
@@ -11,7 +11,7 @@ import { resolveRoute, type Route } from './routing.ts';
 import { snapshot, Store } from './store.ts';
 import {
   ENTITY_SETS,
-  type DynamicsSandbox, type DynamicsSandboxOptions, type DynamicsSandboxStats, type EntitySet, type FaultSpec, type LoggedRequest,
+  type DynamicsSandbox, type DynamicsSandboxOptions, type DynamicsSandboxStats, type EntitySet,
   type SandboxEntity,
 } from './types.ts';
 
@@ -99,14 +99,13 @@ class Sandbox implements SandboxApi<Route> {
       api: this,
       control: {
         stats: () => this.stats(),
+        objectTypes: ENTITY_SETS,
         objects: (set) => (ENTITY_SETS.includes(set as EntitySet) ? this.objects(set as EntitySet) : undefined),
         reset: () => this.reset(),
       },
       now: () => this.now(),
       jsonContentType: 'application/json; odata.metadata=minimal',
-      ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }),
-      ...(options.logBodies === undefined ? {} : { logBodies: options.logBodies }),
-      ...(options.requestLogSize === undefined ? {} : { requestLogSize: options.requestLogSize }),
+      ...harnessSettings(options),
     });
     this.harness.app.post('/__sandbox/tokens/expire', async () => ({ expired: this.expireTokens() }));
   }
@@ -144,18 +143,6 @@ class Sandbox implements SandboxApi<Route> {
       updated: w.updated,
       deleted: w.deleted,
     };
-  }
-
-  requests(): LoggedRequest[] {
-    return this.harness.requests();
-  }
-
-  injectFault(fault: FaultSpec): void {
-    this.harness.injectFault(fault);
-  }
-
-  clearFaults(): void {
-    this.harness.clearFaults();
   }
 
   expireTokens(): number {
@@ -298,10 +285,11 @@ class Sandbox implements SandboxApi<Route> {
 /** Starts a Dataverse Web API twin (contacts) with an Entra-ID-like token endpoint on a local port. See docs/sandboxes/dynamics.md. */
 export async function startSandbox(options: DynamicsSandboxOptions = {}): Promise<DynamicsSandbox> {
   const sandbox = new Sandbox(options);
-  const url = await sandbox.harness.listen(options.host ?? '127.0.0.1', options.port ?? 0);
+  const controls = await listenSandbox(sandbox.harness, options);
+  const { url } = controls;
   const tokenUrl = `${url}/${sandbox.tenantId}/oauth2/v2.0/token`;
   return {
-    url,
+    ...controls,
     tokenUrl,
     clientId: sandbox.clientId,
     clientSecret: sandbox.clientSecret,
@@ -313,12 +301,8 @@ export async function startSandbox(options: DynamicsSandboxOptions = {}): Promis
       DYNAMICS_CLIENT_SECRET: sandbox.clientSecret,
       DYNAMICS_SCOPE: sandbox.scope,
     },
-    close: () => sandbox.harness.close(),
     objects: (set) => sandbox.objects(set),
     stats: () => sandbox.stats(),
-    requests: () => sandbox.requests(),
-    injectFault: (fault) => sandbox.injectFault(fault),
-    clearFaults: () => sandbox.clearFaults(),
     expireTokens: () => sandbox.expireTokens(),
     reset: () => sandbox.reset(),
   };

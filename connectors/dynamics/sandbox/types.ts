@@ -1,5 +1,5 @@
 /** Public types of the Dynamics 365 / Dataverse sandbox. `connectors/dynamics/sandbox.ts` re-exports all of them. */
-import type { FaultSpec, LoggedRequest } from '../../../runtime/sdk/sandbox-kit/index.ts';
+import type { SandboxBaseOptions, SandboxControls } from '../../../runtime/sdk/sandbox-kit/index.ts';
 
 export type { FaultKind, FaultSpec, LoggedRequest } from '../../../runtime/sdk/sandbox-kit/index.ts';
 
@@ -23,11 +23,7 @@ export interface ServiceProtectionLimits {
   penaltyMs?: number;
 }
 
-export interface DynamicsSandboxOptions {
-  /** Default '127.0.0.1'. */
-  host?: string;
-  /** Default 0 (a random free port). */
-  port?: number;
+export interface DynamicsSandboxOptions extends SandboxBaseOptions {
   /** Injectable clock in ms, default Date.now. Drives timestamps, the service-protection window and token expiry. */
   now?: () => number;
   /** Default {requests: 6000, windowMs: 300000, concurrent: 52, penaltyMs: 1000}; false turns service protection off. */
@@ -44,16 +40,8 @@ export interface DynamicsSandboxOptions {
   alternateKeys?: string[];
   /** More writable string attributes of contacts (max length 4000), e.g. ['new_loyaltytier']. */
   extraAttributes?: string[];
-  /** Fixed extra latency in real ms on every API answer, default 0. */
-  latencyMs?: number;
-  /** How many requests the request log keeps, default 10000. */
-  requestLogSize?: number;
-  /** Keep request and response bodies in the request log, default true. */
-  logBodies?: boolean;
   /** The first number of the GUID sequence, default 1. */
   firstId?: number;
-  /** Same as `firstId: Date.now()`: ids never repeat across restarts (the SandboxModule contract). */
-  freshIds?: boolean;
 }
 
 /** A record as the sandbox stores it. */
@@ -97,9 +85,8 @@ export interface DynamicsSandboxStats {
   deleted: number;
 }
 
-export interface DynamicsSandbox {
-  /** The organization URL, e.g. http://127.0.0.1:41234 (the Web API is under /api/data/v9.2). */
-  url: string;
+/** The kit's controls (url, close, requests, injectFault, clearFaults) and the dynamics sandbox's own. */
+export interface DynamicsSandbox extends SandboxControls {
   /** The Entra-ID-like token endpoint: `${url}/${tenantId}/oauth2/v2.0/token`. */
   tokenUrl: string;
   clientId: string;
@@ -108,13 +95,8 @@ export interface DynamicsSandbox {
   scope: string;
   /** { DYNAMICS_BASE_URL, DYNAMICS_TOKEN_URL, DYNAMICS_CLIENT_ID, DYNAMICS_CLIENT_SECRET, DYNAMICS_SCOPE } */
   env: Record<string, string>;
-  close(): Promise<void>;
   objects(set: EntitySet): SandboxEntity[];
   stats(): DynamicsSandboxStats;
-  /** The last requests (10,000 by default), oldest first, in the order they ended. */
-  requests(): LoggedRequest[];
-  injectFault(fault: FaultSpec): void;
-  clearFaults(): void;
   /** Every access token issued so far stops working (the next API call gets 401). Returns how many were live. */
   expireTokens(): number;
   /** Drops every record, token, counter, log entry, fault and throttling state; the GUID sequence starts over. */

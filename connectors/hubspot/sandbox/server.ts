@@ -1,4 +1,4 @@
-import { MonotonicClock, SandboxHarness, bearer, InvalidJson, type Admission, type ApiCall, type ApiResult, type SandboxApi } from '../../../runtime/sdk/sandbox-kit/index.ts';
+import { MonotonicClock, SandboxHarness, harnessSettings, listenSandbox, bearer, InvalidJson, type Admission, type ApiCall, type ApiResult, type SandboxApi } from '../../../runtime/sdk/sandbox-kit/index.ts';
 import { CrmApi, type ApiRequest } from './crm-api.ts';
 import { ApiError, faultResult, invalidInput, rateLimitBody, unauthenticated } from './errors.ts';
 import { PropertyCatalog } from './properties.ts';
@@ -7,7 +7,7 @@ import { resolveRoute, type Route } from './routing.ts';
 import { snapshot, Store } from './store.ts';
 import {
   OBJECT_TYPES,
-  type FaultSpec, type HubSpotSandbox, type HubSpotSandboxOptions, type LoggedRequest, type ObjectType, type RateLimitPolicy,
+  type HubSpotSandbox, type HubSpotSandboxOptions, type ObjectType, type RateLimitPolicy,
   type SandboxObject, type SandboxStats,
 } from './types.ts';
 
@@ -41,14 +41,13 @@ class Sandbox implements SandboxApi<Route> {
       api: this,
       control: {
         stats: () => this.stats(),
+        objectTypes: OBJECT_TYPES,
         objects: (type: string, query: Record<string, string | string[]>) =>
           OBJECT_TYPES.includes(type as ObjectType) ? this.objects(type as ObjectType, { includeArchived: query['archived'] === 'true' }) : undefined,
         reset: () => this.reset(),
       },
       now: () => this.now(),
-      ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }),
-      ...(options.logBodies === undefined ? {} : { logBodies: options.logBodies }),
-      ...(options.requestLogSize === undefined ? {} : { requestLogSize: options.requestLogSize }),
+      ...harnessSettings(options),
     };
     this.harness = new SandboxHarness<Route>(harnessOptions);
   }
@@ -84,18 +83,6 @@ class Sandbox implements SandboxApi<Route> {
       archived: w.archived,
       faulted: c.faulted,
     };
-  }
-
-  requests(): LoggedRequest[] {
-    return this.harness.requests();
-  }
-
-  injectFault(fault: FaultSpec): void {
-    this.harness.injectFault(fault);
-  }
-
-  clearFaults(): void {
-    this.harness.clearFaults();
   }
 
   reset(): void {
@@ -157,17 +144,14 @@ class Sandbox implements SandboxApi<Route> {
 /** Starts a HubSpot CRM v3 twin on a local port. See docs/sandboxes/hubspot.md. */
 export async function startSandbox(options: HubSpotSandboxOptions = {}): Promise<HubSpotSandbox> {
   const sandbox = new Sandbox(options);
-  const url = await sandbox.harness.listen(options.host ?? '127.0.0.1', options.port ?? 0);
+  const controls = await listenSandbox(sandbox.harness, options);
+  const { url } = controls;
   return {
-    url,
+    ...controls,
     token: sandbox.token,
     env: { HUBSPOT_BASE_URL: url, HUBSPOT_TOKEN: sandbox.token },
-    close: () => sandbox.harness.close(),
     objects: (type, opts) => sandbox.objects(type, opts),
     stats: () => sandbox.stats(),
-    requests: () => sandbox.requests(),
-    injectFault: (fault) => sandbox.injectFault(fault),
-    clearFaults: () => sandbox.clearFaults(),
     reset: () => sandbox.reset(),
   };
 }

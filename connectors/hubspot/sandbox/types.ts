@@ -1,5 +1,5 @@
 /** Public types of the HubSpot sandbox. `connectors/hubspot/sandbox.ts` re-exports all of them. */
-import type { FaultSpec, LoggedRequest } from '../../../runtime/sdk/sandbox-kit/index.ts';
+import type { SandboxBaseOptions, SandboxControls } from '../../../runtime/sdk/sandbox-kit/index.ts';
 
 export type ObjectType = 'contacts' | 'companies';
 
@@ -14,34 +14,22 @@ export interface RateLimits {
   searchPerSecond?: number;
 }
 
-export interface HubSpotSandboxOptions {
-  /** Default '127.0.0.1'. */
-  host?: string;
-  /** Default 0 (a random free port). */
-  port?: number;
+export interface HubSpotSandboxOptions extends SandboxBaseOptions {
   /** Accepted private-app bearer tokens; default ['sandbox-token']. */
   tokens?: string[];
   /** Default {perTenSeconds: 100, daily: 250000, searchPerSecond: 5}; false turns every limit off (benchmarks). */
   limits?: RateLimits | false;
-  /** Fixed extra latency in real milliseconds on every API response, default 0. */
-  latencyMs?: number;
   /** Injectable clock in ms, default Date.now. Drives record timestamps, rate-limit windows and the daily reset. */
   now?: () => number;
   /** More writable properties per object type, on top of the built-in ones. */
   extraProperties?: Partial<Record<ObjectType, string[]>>;
   /** How long (by the clock) a write takes to become visible to search, default 0. HubSpot's index lags a few seconds. */
   searchIndexLagMs?: number;
-  /** How many requests the request log keeps, default 10000. */
-  requestLogSize?: number;
-  /** Keep request and response bodies in the request log, default true. Turn off for long benchmarks. */
-  logBodies?: boolean;
   /**
    * First object id, default 1001. `npm start` passes a time-based one: recsync's record state
    * outlives a restarted sandbox, and a reissued id would point a stored CRM id at another object.
    */
   firstId?: number;
-  /** Same as `firstId: Date.now()` (the SandboxModule contract's `freshIds`). */
-  freshIds?: boolean;
 }
 
 /** A record as the sandbox stores it. `properties` holds only non-empty values; system properties are not stored. */
@@ -86,20 +74,14 @@ export interface SandboxStats {
 /** Faults and the request log come from the sandbox kit; their shapes are shared by every sandbox. */
 export type { FaultKind, FaultSpec, LoggedRequest } from '../../../runtime/sdk/sandbox-kit/index.ts';
 
-export interface HubSpotSandbox {
-  /** e.g. http://127.0.0.1:41234 */
-  url: string;
+/** The kit's controls (url, close, requests, injectFault, clearFaults) and the hubspot sandbox's own. */
+export interface HubSpotSandbox extends SandboxControls {
   /** The first accepted token. */
   token: string;
   /** { HUBSPOT_BASE_URL: url, HUBSPOT_TOKEN: token } */
   env: Record<string, string>;
-  close(): Promise<void>;
   objects(type: ObjectType, opts?: { includeArchived?: boolean }): SandboxObject[];
   stats(): SandboxStats;
-  /** The last requests (10,000 by default), oldest first, in the order they ended. */
-  requests(): LoggedRequest[];
-  injectFault(fault: FaultSpec): void;
-  clearFaults(): void;
   /** Drops every record, counter, log entry, fault and rate-limit window; the id sequence starts over. */
   reset(): void;
 }

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import {
-  bearer, formFields, MonotonicClock, SandboxHarness, TokenService,
+  bearer, formFields, MonotonicClock, SandboxHarness, harnessSettings, listenSandbox, TokenService,
   type Admission, type ApiCall, type ApiResult, type GrantResult, type SandboxApi,
 } from '../../../runtime/sdk/sandbox-kit/index.ts';
 import { apiFaultResult, missingAuthHeader, oauthError, oauthFaultResult, requestLimitExceeded, sessionExpired, SfError } from './errors.ts';
@@ -12,7 +12,7 @@ import { SObjectApi, type SObjectRequest } from './sobjects.ts';
 import { snapshot, Store } from './store.ts';
 import {
   SOBJECT_TYPES,
-  type FaultSpec, type FieldValue, type LoggedRequest, type SalesforceSandbox, type SalesforceSandboxOptions, type SalesforceSandboxStats,
+  type FieldValue, type SalesforceSandbox, type SalesforceSandboxOptions, type SalesforceSandboxStats,
   type SandboxRecord, type SObjectType,
 } from './types.ts';
 
@@ -88,14 +88,13 @@ class Sandbox implements SandboxApi<Route> {
       api: this,
       control: {
         stats: () => this.stats(),
+        objectTypes: SOBJECT_TYPES,
         objects: (type, query) => (SOBJECT_TYPES.includes(type as SObjectType) ? this.objects(type as SObjectType, { includeDeleted: query['deleted'] === 'true' }) : undefined),
         reset: () => this.reset(),
       },
       now: () => this.now(),
       jsonContentType: 'application/json;charset=UTF-8',
-      ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }),
-      ...(options.logBodies === undefined ? {} : { logBodies: options.logBodies }),
-      ...(options.requestLogSize === undefined ? {} : { requestLogSize: options.requestLogSize }),
+      ...harnessSettings(options),
     });
     this.#controlRoutes();
   }
@@ -136,18 +135,6 @@ class Sandbox implements SandboxApi<Route> {
       deleted: w.deleted,
       multipleChoices: this.#multipleChoices,
     };
-  }
-
-  requests(): LoggedRequest[] {
-    return this.harness.requests();
-  }
-
-  injectFault(fault: FaultSpec): void {
-    this.harness.injectFault(fault);
-  }
-
-  clearFaults(): void {
-    this.harness.clearFaults();
   }
 
   expireSessions(): number {
@@ -315,10 +302,11 @@ function grantRefusal(result: Extract<GrantResult, { ok: false }>): ApiResult {
 /** Starts a Salesforce REST twin (sObjects Contact and Account, plus its OAuth token endpoint) on a local port. See docs/sandboxes/salesforce.md. */
 export async function startSandbox(options: SalesforceSandboxOptions = {}): Promise<SalesforceSandbox> {
   const sandbox = new Sandbox(options);
-  const url = await sandbox.harness.listen(options.host ?? '127.0.0.1', options.port ?? 0);
+  const controls = await listenSandbox(sandbox.harness, options);
+  const { url } = controls;
   const tokenUrl = `${url}/services/oauth2/token`;
   return {
-    url,
+    ...controls,
     tokenUrl,
     clientId: sandbox.clientId,
     clientSecret: sandbox.clientSecret,
@@ -330,13 +318,9 @@ export async function startSandbox(options: SalesforceSandboxOptions = {}): Prom
       SALESFORCE_CLIENT_SECRET: sandbox.clientSecret,
       SALESFORCE_REFRESH_TOKEN: sandbox.refreshToken,
     },
-    close: () => sandbox.harness.close(),
     objects: (type, opts) => sandbox.objects(type, opts),
     seed: (type, fields) => sandbox.seed(type, fields),
     stats: () => sandbox.stats(),
-    requests: () => sandbox.requests(),
-    injectFault: (fault) => sandbox.injectFault(fault),
-    clearFaults: () => sandbox.clearFaults(),
     expireSessions: () => sandbox.expireSessions(),
     revokeRefreshToken: (token) => sandbox.revokeRefreshToken(token),
     reset: () => sandbox.reset(),

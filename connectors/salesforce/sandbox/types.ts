@@ -1,5 +1,5 @@
 /** Public types of the Salesforce sandbox. `connectors/salesforce/sandbox.ts` re-exports all of them. */
-import type { FaultSpec, LoggedRequest } from '../../../runtime/sdk/sandbox-kit/index.ts';
+import type { SandboxBaseOptions, SandboxControls } from '../../../runtime/sdk/sandbox-kit/index.ts';
 
 export type { FaultKind, FaultSpec, LoggedRequest } from '../../../runtime/sdk/sandbox-kit/index.ts';
 
@@ -19,11 +19,7 @@ export interface SalesforceLimits {
   longRunningMs?: number;
 }
 
-export interface SalesforceSandboxOptions {
-  /** Default '127.0.0.1'. */
-  host?: string;
-  /** Default 0 (a random free port). */
-  port?: number;
+export interface SalesforceSandboxOptions extends SandboxBaseOptions {
   /** Injectable clock in ms, default Date.now. Drives timestamps, the rolling 24 h window and session expiry. */
   now?: () => number;
   /** Default {dailyApiRequests: 100000, longRunningConcurrent: 25, longRunningMs: 20000}; false: no limits and no Sforce-Limit-Info. */
@@ -42,16 +38,8 @@ export interface SalesforceSandboxOptions {
   maxApiVersion?: number;
   /** More writable text fields per sObject, e.g. {Contact: ['Shoe_Size__c']}. */
   extraFields?: Partial<Record<SObjectType, string[]>>;
-  /** Fixed extra latency in real ms on every API answer, default 0. */
-  latencyMs?: number;
-  /** How many requests the request log keeps, default 10000. */
-  requestLogSize?: number;
-  /** Keep request and response bodies in the request log, default true. */
-  logBodies?: boolean;
   /** The first number of the id sequence, default 1. */
   firstId?: number;
-  /** Same as `firstId: Date.now()`: ids never repeat across restarts (the SandboxModule contract). */
-  freshIds?: boolean;
 }
 
 /** A record as the sandbox stores it. */
@@ -100,9 +88,8 @@ export interface SalesforceSandboxStats {
   multipleChoices: number;
 }
 
-export interface SalesforceSandbox {
-  /** The instance URL, e.g. http://127.0.0.1:41234 (the token endpoint is on the same host). */
-  url: string;
+/** The kit's controls (url, close, requests, injectFault, clearFaults) and the salesforce sandbox's own. */
+export interface SalesforceSandbox extends SandboxControls {
   /** `${url}/services/oauth2/token`. */
   tokenUrl: string;
   clientId: string;
@@ -110,15 +97,10 @@ export interface SalesforceSandbox {
   refreshToken: string;
   /** { SALESFORCE_BASE_URL, SALESFORCE_TOKEN_URL, SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET, SALESFORCE_REFRESH_TOKEN } */
   env: Record<string, string>;
-  close(): Promise<void>;
   objects(type: SObjectType, opts?: { includeDeleted?: boolean }): SandboxRecord[];
   /** Stores a record as given, bypassing validation and the uniqueness of Ext_Id__c (to set up a 300). Returns its id. */
   seed(type: SObjectType, fields: Record<string, FieldValue>): string;
   stats(): SalesforceSandboxStats;
-  /** The last requests (10,000 by default), oldest first, in the order they ended. */
-  requests(): LoggedRequest[];
-  injectFault(fault: FaultSpec): void;
-  clearFaults(): void;
   /** Every session issued so far is over: the next API call with it gets 401 INVALID_SESSION_ID. Returns how many were live. */
   expireSessions(): number;
   /** Revokes a refresh token (default: the configured one) and the sessions it gave. */

@@ -103,6 +103,8 @@ export interface SandboxApi<R extends { key: string }> {
 /** The sandbox-wide half of the control API. */
 export interface ControlHooks {
   stats(): unknown;
+  /** The object types `objects` knows, for `GET /__sandbox/objects` (every type's objects at once). */
+  objectTypes: readonly string[];
   /** Stored objects of a type; undefined when the type is unknown (answered 404). */
   objects(type: string, query: Query): unknown[] | undefined;
   /** Everything back to the start: the sandbox's state and the harness's (call `harness.reset()`). */
@@ -373,6 +375,8 @@ export class SandboxHarness<R extends { key: string }> {
 
     app.get(`${CONTROL_PREFIX}/stats`, async () => control.stats());
     app.get(`${CONTROL_PREFIX}/requests`, async () => this.requests());
+    // Every type at once: what generic tools (the conformance suite) read without knowing the CRM's model.
+    app.get(`${CONTROL_PREFIX}/objects`, async () => Object.fromEntries(control.objectTypes.map((type) => [type, control.objects(type, {}) ?? []])));
     app.get<{ Params: { type: string } }>(`${CONTROL_PREFIX}/objects/:type`, async (request, reply) => {
       const objects = control.objects(request.params.type, { ...(request.query as Query | undefined) });
       if (objects === undefined) return reply.code(404).send({ error: `unknown object type: ${request.params.type}` });

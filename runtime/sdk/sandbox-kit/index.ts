@@ -16,45 +16,8 @@ export {
 } from './oauth.ts';
 export { Counters, RequestLog } from './request-log.ts';
 export type { ApiResult, FaultKind, FaultSpec, LoggedRequest, Query } from './types.ts';
+export {
+  harnessSettings, intFlag, listenSandbox, parseSandboxArgs, runStandalone,
+  type SandboxArgs, type SandboxBaseOptions, type SandboxControls,
+} from './standalone.ts';
 export { Arrivals } from './window.ts';
-
-/** Parses a whole-number command-line flag; undefined when absent, a TypeError when not a whole number. */
-export function intFlag(name: string, raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw)) throw new TypeError(`--${name} needs a whole number, got ${raw}`);
-  return Number(raw);
-}
-
-/**
- * Runs a sandbox as a standalone process: `parse` turns the process arguments into options (any error
- * it throws is a usage error: message on stderr, exit code 2), `start` starts the sandbox; its env lines
- * are printed under `title`, then it serves until SIGINT or SIGTERM.
- */
-export async function runStandalone<O, S extends { env: Record<string, string>; close(): Promise<void> }>(
-  title: string,
-  parse: (args: string[]) => O,
-  start: (options: O) => Promise<S>,
-): Promise<S | undefined> {
-  let options: O;
-  try {
-    options = parse(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 2;
-    return undefined;
-  }
-  const sandbox = await start(options);
-  process.stdout.write(`${title} listening\n${Object.entries(sandbox.env).map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
-  const stop = (): void => {
-    sandbox.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        process.stderr.write(`error while closing: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return sandbox;
-}
