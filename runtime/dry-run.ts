@@ -41,7 +41,8 @@ export async function dryRun(connector: ConnectorVersion, input: DryRunInput): P
     },
   }));
   const run = buildPipeline(stages, async (context) => {
-    mapped = context.record ?? null;
+    // As plain JSON: compiled mappings may build objects without a prototype.
+    mapped = context.record === undefined ? null : (JSON.parse(JSON.stringify(context.record)) as Record<string, unknown>);
     return { kind: 'delivered' };
   });
   const outcome = await run({

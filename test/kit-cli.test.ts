@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { copyConnectors } from './helpers/connectors.ts';
@@ -81,6 +82,35 @@ describe('kit test', () => {
     assert.equal(code, 1, out);
     assert.match(out, /03-no-last-name\.yaml .*: expected RECSYNC_ERR_OUTPUT_INVALID, got a record/);
     assert.match(out, /03-fractional-employees\.yaml .*: the RECSYNC_ERR_INPUT_INVALID message does not contain the expected text/);
+  });
+});
+
+describe('kit rules', () => {
+  it('shows, per connector with rules, which rules hold for each event and what it would receive', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'recsync-kit-rules-'));
+    const file = join(dir, 'events.json');
+    await writeFile(file, JSON.stringify([
+      { object: 'contact', recordId: 'c-1', op: 'update', version: 2, before: { email: 'ada@example.com', marketingConsent: true }, after: { email: 'ada@example.com', marketingConsent: false } },
+      { object: 'company', recordId: 'co-1', op: 'insert', version: 1, after: { name: 'Analytical Engines' } },
+    ]));
+    const { code, out } = await kit('rules', file);
+    await rm(dir, { recursive: true, force: true });
+    assert.equal(code, 0, out);
+    assert.match(out, /^ {2}hubspot: consented-contacts ·, consent-withdrawn ✓, companies ·$/m);
+    assert.match(out, /^ {4}→ delete contact \(rule consent-withdrawn\)$/m);
+    assert.match(out, /^ {4}→ skip contact \(rule contacts\): no field the mapping reads changed$/m);
+    assert.match(out, /^ {4}would send \{"Name":"Analytical Engines","Ext_Id__c":"co-1"\}$/m);
+    assert.doesNotMatch(out, /dynamics/, 'a connector without rules receives no events');
+  });
+
+  it('fails on an event a connector refuses, with the stage and code', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'recsync-kit-rules-'));
+    const file = join(dir, 'event.json');
+    await writeFile(file, JSON.stringify({ object: 'contact', recordId: 'c-2', op: 'insert', version: 1, after: { email: 'not-an-email', marketingConsent: true } }));
+    const { code, out } = await kit('rules', file);
+    await rm(dir, { recursive: true, force: true });
+    assert.equal(code, 1, out);
+    assert.match(out, /refused at validate-input: RECSYNC_ERR_INPUT_INVALID payload\.email/);
   });
 });
 

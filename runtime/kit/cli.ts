@@ -6,6 +6,7 @@
  *   test [dir...]                run their mapping fixtures through the runtime's stages
  *   new <name> [--dir folder]    scaffold connectors/<name> (or <folder>/<name>)
  *   mappings [file...] [--source]  which mappings run compiled (every connectors/**\/mappings/*.jsonata)
+ *   rules <event.json> [dir...]  which rules hold for change events and what each connector would receive
  *
  * Exit codes: 0 all good, 1 a connector failed, 2 a usage error.
  */
@@ -15,7 +16,10 @@ import { parseArgs } from 'node:util';
 import { mappingLimits } from '../connectors/load-connector.ts';
 import { discover } from '../connectors/registry.ts';
 import type { ErrorDetail } from '../errors.ts';
+import type { ConnectorVersion } from '../connectors/load-connector.ts';
 import { compileMapping, mappingSource } from '../mapping/index.ts';
+import { explainEvent } from '../rules/events.ts';
+import type { ChangeEvent } from '../rules/rules.ts';
 import { runFixture } from './fixtures.ts';
 import { scaffoldConnector } from './scaffold.ts';
 import { validateConnector } from './validate.ts';
@@ -24,7 +28,8 @@ const repoConnectors = resolve(new URL('../../connectors', import.meta.url).path
 const usage = `usage: npm run kit -- validate [connector-dir...]
        npm run kit -- test [connector-dir...]
        npm run kit -- new <name> [--dir <folder>]
-       npm run kit -- mappings [file.jsonata...] [--source]`;
+       npm run kit -- mappings [file.jsonata...] [--source]
+       npm run kit -- rules <event.json> [connector-dir...]`;
 
 const show = (file: string) => relative(process.cwd(), file) || file;
 const line = (d: ErrorDetail) => `${d.file ?? ''}${d.line === undefined ? '' : `:${d.line}`}${d.field === undefined ? '' : ` ${d.field}`}: ${d.message}`;
@@ -105,6 +110,49 @@ function mappings(args: string[]): number {
   return fallbacks === 0 ? 0 : 1;
 }
 
+/**
+ * The event dry run of `POST /v1/events/dry-run`, on the connectors on disk, without a server: for
+ * each event of the file (one or an array), per connector with rules, which rules hold, the
+ * decision and what the connector would receive. Exit 1 when a connector does not load or an
+ * event is refused (a failing condition, a payload its object refuses).
+ */
+async function rules(args: string[]): Promise<number> {
+  const [file, ...dirs] = args;
+  if (file === undefined) throw new TypeError('rules needs a JSON file of one change event or an array of them');
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  const events = (Array.isArray(parsed) ? parsed : [parsed]) as ChangeEvent[];
+  const connectors: ConnectorVersion[] = [];
+  let failed = 0;
+  for (const dir of await dirsOf(dirs)) {
+    const v = await validateConnector(dir);
+    if (v.connector === undefined || v.errors.length > 0) {
+      failed += 1;
+      console.log(`✗ ${v.connector?.name ?? show(dir)} does not load (npm run kit -- validate ${show(dir)})`);
+      continue;
+    }
+    connectors.push(v.connector);
+  }
+  for (const [index, event] of events.entries()) {
+    console.log(`event ${index}: ${event.op} ${event.object} ${event.recordId} v${event.version}${event.tenant ? ` (tenant ${event.tenant})` : ''}`);
+    for (const e of await explainEvent(connectors, event)) {
+      console.log(`  ${e.connector}: ${e.rules.map((r) => `${r.name}${r.matches === true ? ' ✓' : r.matches === false ? ' ·' : ` ✗ ${r.matches}`}`).join(', ')}`);
+      if ('error' in e.decision) {
+        failed += 1;
+        console.log(`    refused: ${e.decision.error}`);
+        continue;
+      }
+      const d = e.decision;
+      console.log(`    → ${d.decision} ${d.object}${d.rule ? ` (rule ${d.rule})` : ''}${d.reason ? `: ${d.reason}` : ''}`);
+      if (e.wouldSend?.ok) console.log(`    would send ${JSON.stringify(e.wouldSend.record)}`);
+      else if (e.wouldSend) {
+        failed += 1;
+        console.log(`    refused at ${e.wouldSend.stage}: ${e.wouldSend.error.code} ${e.wouldSend.error.message}`);
+      }
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   try {
@@ -113,6 +161,7 @@ async function main(argv: string[]): Promise<number> {
       case 'test': return await test(args);
       case 'new': return await scaffold(args);
       case 'mappings': return mappings(args);
+      case 'rules': return await rules(args);
       default:
         console.error(command === undefined ? usage : `unknown command "${command}"\n${usage}`);
         return 2;

@@ -2,14 +2,11 @@ import { AssertionError, deepStrictEqual } from 'node:assert';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import fixtureSchema from '../../config/schemas/fixture.schema.json' with { type: 'json' };
-import { validateInput } from '../../plugins/validate-input.ts';
-import { transform } from '../../plugins/transform.ts';
-import { validateOutput } from '../../plugins/validate-output.ts';
 import { createAjv, schemaErrors } from '../config/json-schema.ts';
 import { parseYamlFile } from '../config/yaml-file.ts';
 import type { ConnectorVersion } from '../connectors/load-connector.ts';
 import { isRecsyncError, type ErrorDetail } from '../errors.ts';
-import { buildPipeline, type Outcome, type TaskContext } from '../pipeline.ts';
+import { dryRun } from '../dry-run.ts';
 
 /** One mapping test case: a payload and what the runtime's first three stages must make of it. */
 export interface Fixture {
@@ -31,9 +28,6 @@ export type FixtureResult =
 
 const ajv = createAjv({ useDefaults: true, allErrors: true });
 const validateFixture = ajv.compile(fixtureSchema);
-
-// The stages exactly as the worker runs them; a terminal in place of limit, breaker and send.
-const pipeline = buildPipeline([validateInput, transform, validateOutput], async () => ({ kind: 'delivered' }));
 
 /**
  * Reads `<dir>/fixtures/<object>/*.{yaml,yml,json}`. A folder named after an object the manifest
@@ -82,25 +76,9 @@ export async function loadFixtures(dir: string, objects: readonly string[]): Pro
  * receive (null for a delete without a payload), or the fatal error the record is dead-lettered with.
  */
 export async function mapFixture(connector: ConnectorVersion, fixture: Omit<Fixture, 'expect' | 'file'>): Promise<{ record: Record<string, unknown> | null; error?: undefined } | { error: { code: string; message: string } }> {
-  const plan = connector.objects.get(fixture.object);
-  if (plan === undefined) return { error: { code: 'RECSYNC_ERR_UNKNOWN_OBJECT', message: `no object "${fixture.object}"` } };
-  const context: TaskContext = {
-    connector,
-    plan,
-    tenant: fixture.tenant,
-    object: fixture.object,
-    recordId: fixture.recordId,
-    version: fixture.version,
-    action: fixture.action,
-    payload: structuredClone(fixture.input),
-    crmId: undefined,
-    attempts: 0,
-    holder: 'kit-test',
-  };
-  const outcome: Outcome = await pipeline(context);
-  if (outcome.kind === 'fatal') return { error: { code: outcome.code, message: outcome.message } };
-  // As plain JSON (compiled mappings may build null-prototype objects).
-  return { record: context.record === undefined ? null : (JSON.parse(JSON.stringify(context.record)) as Record<string, unknown>) };
+  const result = await dryRun(connector, { object: fixture.object, action: fixture.action, recordId: fixture.recordId, tenant: fixture.tenant, version: fixture.version, payload: structuredClone(fixture.input) });
+  if (!result.ok) return { error: { code: result.error.code, message: result.error.message } };
+  return { record: result.record };
 }
 
 /** Runs one fixture through validate-input → transform → validate-output, the runtime's own stages. */

@@ -100,35 +100,40 @@ export class EventRouter {
     return { ok: true, decisions, accepted: results.filter((r) => r.status === 'accepted').length };
   }
 
-  /**
-   * For one sample event, per listener: every rule with whether its condition holds, the decision,
-   * and what the connector would receive (the dry run of its pipeline), without writing anything.
-   */
-  async explain(event: ChangeEvent): Promise<Explanation[]> {
-    const out: Explanation[] = [];
-    for (const connector of this.listeners()) {
-      const rules: Explanation['rules'] = [];
-      for (const rule of connector.rules) {
-        try {
-          const single = await decide({ name: connector.name, rules: [{ ...rule, action: 'skip' }], objects: connector.objects }, event);
-          rules.push({ name: rule.name, matches: single.rule !== null });
-        } catch (error) {
-          rules.push({ name: rule.name, matches: `error: ${(error as Error).message}` });
-        }
-      }
-      let decision: Decision;
-      try {
-        decision = await decide(connector, event);
-      } catch (error) {
-        out.push({ connector: connector.name, rules, decision: { error: (error as Error).message } });
-        continue;
-      }
-      const entry: Explanation = { connector: connector.name, rules, decision };
-      if (decision.decision !== 'skip') {
-        entry.wouldSend = await dryRun(connector, { object: decision.object, action: decision.decision, recordId: event.recordId, tenant: event.tenant ?? defaultTenant, version: event.version, payload: payloadOf(decision, event) });
-      }
-      out.push(entry);
-    }
-    return out;
+  /** For one sample event: see `explainEvent`. */
+  explain(event: ChangeEvent): Promise<Explanation[]> {
+    return explainEvent(this.listeners(), event);
   }
+}
+
+/**
+ * For one sample event, per connector with rules: every rule with whether its condition holds, the
+ * decision, and what the connector would receive (the dry run of its pipeline). Writes nothing.
+ */
+export async function explainEvent(connectors: readonly ConnectorVersion[], event: ChangeEvent): Promise<Explanation[]> {
+  const out: Explanation[] = [];
+  for (const connector of connectors.filter((c) => c.rules.length > 0)) {
+    const rules: Explanation['rules'] = [];
+    for (const rule of connector.rules) {
+      try {
+        const single = await decide({ name: connector.name, rules: [{ ...rule, action: 'skip' }], objects: connector.objects }, event);
+        rules.push({ name: rule.name, matches: single.rule !== null });
+      } catch (error) {
+        rules.push({ name: rule.name, matches: `error: ${(error as Error).message}` });
+      }
+    }
+    let decision: Decision;
+    try {
+      decision = await decide(connector, event);
+    } catch (error) {
+      out.push({ connector: connector.name, rules, decision: { error: (error as Error).message } });
+      continue;
+    }
+    const entry: Explanation = { connector: connector.name, rules, decision };
+    if (decision.decision !== 'skip') {
+      entry.wouldSend = await dryRun(connector, { object: decision.object, action: decision.decision, recordId: event.recordId, tenant: event.tenant ?? defaultTenant, version: event.version, payload: payloadOf(decision, event) });
+    }
+    out.push(entry);
+  }
+  return out;
 }
