@@ -18,6 +18,12 @@ import {
   type SpanExporter,
 } from '@opentelemetry/sdk-trace';
 import packageJson from '../package.json' with { type: 'json' };
+import { RecsyncError } from './errors.ts';
+
+/** A variable set to something recsync cannot honour: refused at start, naming the variable. */
+function invalid(variable: string, message: string): RecsyncError {
+  return new RecsyncError('RECSYNC_ERR_CONFIG_INVALID', `${variable}: ${message}`, [{ field: variable, message }]);
+}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -58,7 +64,7 @@ export function telemetryConfig(env: Env): TelemetryConfig | undefined {
   if (value('OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return undefined;
   const exporter = value('OTEL_TRACES_EXPORTER')?.toLowerCase() ?? 'otlp';
   if (exporter === 'none') return undefined;
-  if (exporter !== 'otlp') throw new TypeError(`OTEL_TRACES_EXPORTER=${exporter} is not supported: use otlp or none`);
+  if (exporter !== 'otlp') throw invalid('OTEL_TRACES_EXPORTER', `${exporter} is not supported: use otlp or none`);
   const specific = value('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
   const general = value('OTEL_EXPORTER_OTLP_ENDPOINT');
   // The spec: the signal-specific URL is used as it is; the general one gets the signal's path.
@@ -67,23 +73,23 @@ export function telemetryConfig(env: Env): TelemetryConfig | undefined {
   try {
     new URL(endpoint);
   } catch {
-    throw new TypeError(`the OTLP traces endpoint "${endpoint}" is not a URL`);
+    throw invalid(specific === undefined ? 'OTEL_EXPORTER_OTLP_ENDPOINT' : 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', `"${endpoint}" is not a URL`);
   }
 
   const resourceAttributes = parseResourceAttributes(value('OTEL_RESOURCE_ATTRIBUTES') ?? '');
   const serviceName = value('OTEL_SERVICE_NAME') ?? resourceAttributes['service.name'] ?? 'recsync';
 
   const samplerName = value('OTEL_TRACES_SAMPLER')?.toLowerCase() ?? 'parentbased_always_on';
-  if (!samplers.includes(samplerName)) throw new TypeError(`OTEL_TRACES_SAMPLER=${samplerName} is not supported: use one of ${samplers.join(', ')}`);
+  if (!samplers.includes(samplerName)) throw invalid('OTEL_TRACES_SAMPLER', `${samplerName} is not supported: use one of ${samplers.join(', ')}`);
   const ratioText = value('OTEL_TRACES_SAMPLER_ARG');
   const ratio = ratioText === undefined ? 1 : Number(ratioText);
-  if (samplerName.endsWith('traceidratio') && !(ratio >= 0 && ratio <= 1)) throw new TypeError(`OTEL_TRACES_SAMPLER_ARG=${ratioText} must be a number from 0 to 1`);
+  if (samplerName.endsWith('traceidratio') && !(ratio >= 0 && ratio <= 1)) throw invalid('OTEL_TRACES_SAMPLER_ARG', `${ratioText} must be a number from 0 to 1`);
 
   const positive = (name: string, fallback: number) => {
     const text = value(name);
     if (text === undefined) return fallback;
     const number = Number(text);
-    if (!Number.isInteger(number) || number <= 0) throw new TypeError(`${name}=${text} must be a positive integer`);
+    if (!Number.isInteger(number) || number <= 0) throw invalid(name, `${text} must be a positive integer`);
     return number;
   };
   // The spec's defaults, except a larger queue: at a few thousand tasks a second, ten spans each,
@@ -108,7 +114,7 @@ export function parseResourceAttributes(text: string): Record<string, string> {
     try {
       attributes[key] = decodeURIComponent(pair.slice(at + 1).trim());
     } catch {
-      throw new TypeError(`OTEL_RESOURCE_ATTRIBUTES: the value of ${key} is not percent-encoded correctly`);
+      throw invalid('OTEL_RESOURCE_ATTRIBUTES', `the value of ${key} is not percent-encoded correctly`);
     }
   }
   return attributes;

@@ -40,7 +40,7 @@ describe('telemetry configuration from the OTEL_* variables', () => {
 
   it('refuses what it cannot honour, naming the variable', () => {
     const base = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' };
-    assert.throws(() => telemetryConfig({ ...base, OTEL_TRACES_SAMPLER: 'jaeger_remote' }), /OTEL_TRACES_SAMPLER/);
+    assert.throws(() => telemetryConfig({ ...base, OTEL_TRACES_SAMPLER: 'jaeger_remote' }), { code: 'RECSYNC_ERR_CONFIG_INVALID', message: /^OTEL_TRACES_SAMPLER: jaeger_remote is not supported/ });
     assert.throws(() => telemetryConfig({ ...base, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '2' }), /OTEL_TRACES_SAMPLER_ARG/);
     assert.throws(() => telemetryConfig({ ...base, OTEL_TRACES_EXPORTER: 'zipkin' }), /OTEL_TRACES_EXPORTER/);
     assert.throws(() => telemetryConfig({ ...base, OTEL_BSP_MAX_QUEUE_SIZE: '-1' }), /OTEL_BSP_MAX_QUEUE_SIZE/);
