@@ -15,7 +15,7 @@ import { ConnectorRegistry } from './connectors/registry.ts';
 import { createCredentials, type Credentials } from './credentials.ts';
 import { createHttpClient, type ClosableHttpClient } from './http-client.ts';
 import { checkAuthSettings, type ApiToken } from './http/auth.ts';
-import { buildServer } from './http/server.ts';
+import { buildServer, type LoggerOptions } from './http/server.ts';
 import { Ingest } from './ingest.ts';
 import { createRateLimiter, type RateLimiter } from './limiter/rate-limiter.ts';
 import { buildPipeline } from './pipeline.ts';
@@ -23,6 +23,7 @@ import { QueueSystem } from './queue/record-queue.ts';
 import { jobIdOf, RecordStore } from './records/record-store.ts';
 import type { Services } from './services.ts';
 import { EventRouter } from './rules/events.ts';
+import { startTelemetry, type Telemetry } from './telemetry.ts';
 import { createRecordProcessor } from './worker/record-processor.ts';
 
 export interface RecsyncOptions {
@@ -38,7 +39,8 @@ export interface RecsyncOptions {
   host?: string;
   port?: number;
   bodyLimit?: number;
-  logger?: boolean | { level: string };
+  logger?: boolean | LoggerOptions;
+  /** Environment of connector manifests and of tracing (the OTEL_* variables); default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
   /** BullMQ's lock and stalled-check timings; defaults: lock max(30 s, 3 × the connector timeout), check every 30 s. */
   worker?: { lockDurationMs?: number; stalledIntervalMs?: number };
@@ -54,6 +56,8 @@ export interface RecsyncOptions {
 
 export interface Recsync {
   services: Services;
+  /** Tracing of this process: on when `env` names an OTLP endpoint. */
+  telemetry: Telemetry;
   server: FastifyInstance | undefined;
   /** The API's base URL once listening. */
   url: string | undefined;
@@ -68,6 +72,8 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
   const env = options.env ?? process.env;
   const auth = { tokens: options.tokens ?? [], host: options.host ?? '127.0.0.1', development: options.development ?? env['NODE_ENV'] !== 'production' };
   const { open: authOpen } = checkAuthSettings(auth);
+  // Before anything that makes spans, so that they go to the configured exporter.
+  const telemetry = startTelemetry(env);
   const registry = await ConnectorRegistry.load(options.connectorsDir ?? defaultConnectorsDir, env);
   // Fail fast: an API caller gets an error while Redis is away, instead of a write parked in memory.
   const redis = new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
@@ -163,6 +169,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
 
   return {
     services,
+    telemetry,
     server,
     url,
     async close() {
@@ -172,6 +179,8 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
       breakers.shutdown();
       await Promise.all([...sessions.values()].map((session) => session.http.close()));
       await redis.quit().catch(() => redis.disconnect());
+      // Last: the spans of the jobs that finished during the grace period are exported too.
+      await telemetry.shutdown();
     },
   };
 }

@@ -1,8 +1,10 @@
 import type { ConnectorRegistry } from './connectors/registry.ts';
 import { schemaErrors } from './config/json-schema.ts';
 import { RecsyncError, type ErrorCode, type ErrorDetail } from './errors.ts';
-import type { QueueSystem, RecordJobData } from './queue/record-queue.ts';
+import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { messagingAttributes, type QueueSystem, type RecordJobData } from './queue/record-queue.ts';
 import { jobIdOf, type Action, type RecordStore } from './records/record-store.ts';
+import { attr, contextOf, traceparentOf, tracer } from './tracing.ts';
 
 /** A task as producers send it (`POST /v1/tasks`), already checked against the API schema. */
 export interface Task {
@@ -80,9 +82,14 @@ export class Ingest {
     return errors;
   }
 
+  /**
+   * Each task gets a producer span (a child of the request's span) whose traceparent is stored with
+   * the version in the record state: the worker that later claims that version joins its trace.
+   */
   async accept(tasks: Task[]): Promise<AcceptedTask[]> {
     const results: AcceptedTask[] = [];
     const jobs = new Map<string, Map<string, { id: string; data: RecordJobData }>>();
+    const spans: Span[] = [];
     try {
       // Record writes run concurrently: ioredis writes them back to back on one connection.
       const written = await Promise.all(
@@ -91,7 +98,16 @@ export class Ingest {
           const change: { version?: number; action: Action; payload: unknown; rule?: string } = { action: task.action, payload: task.payload ?? null };
           if (task.version !== undefined) change.version = task.version;
           if (task.rule !== undefined) change.rule = task.rule;
-          return { ref, result: await this.#store.ingest(ref, change) };
+          const span = producerSpan(ref);
+          spans.push(span);
+          const result = await this.#store.ingest(ref, change, traceparentOf(span));
+          span.setAttributes({ [attr.version]: result.version, 'recsync.ingest.status': result.status === 'new' ? 'accepted' : 'stale' });
+          // The waiting version this one replaced will never be sent: its trace ends at its
+          // producer span, and this link leads from the version that is sent back to it.
+          const superseded = result.supersededTraceparent && trace.getSpanContext(contextOf(result.supersededTraceparent));
+          if (superseded) span.addLink({ context: superseded, attributes: { 'recsync.link': 'superseded' } });
+          if (result.seq > 0) span.setAttribute('messaging.message.id', jobIdOf(ref, result.seq));
+          return { ref, result };
         }),
       );
       written.forEach(({ ref, result }, index) => {
@@ -110,8 +126,23 @@ export class Ingest {
       });
       await Promise.all([...jobs].map(([connector, byId]) => this.#queues.enqueue(connector, [...byId.values()])));
     } catch (error) {
+      for (const span of spans) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      }
       throw new RecsyncError('RECSYNC_ERR_REDIS_UNAVAILABLE', `Redis did not acknowledge the tasks (${(error as Error).message}); send them again: resending the same versions is safe`, [], { cause: error });
+    } finally {
+      for (const span of spans) span.end();
     }
     return results;
   }
+}
+
+/** The span of one task's hand-over to the queue: its record write and its job. */
+export function producerSpan(ref: { connector: string; tenant: string; object: string; recordId: string }): Span {
+  const messaging = messagingAttributes(ref.connector, 'send');
+  return tracer().startSpan(`send ${messaging['messaging.destination.name']}`, {
+    kind: SpanKind.PRODUCER,
+    attributes: { ...messaging, [attr.connector]: ref.connector, [attr.tenant]: ref.tenant, [attr.object]: ref.object, [attr.recordId]: ref.recordId },
+  });
 }

@@ -1,8 +1,9 @@
-import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { SpanStatusCode } from '@opentelemetry/api';
 import type { ConnectorVersion, ObjectPlan } from './connectors/load-connector.ts';
 import type { ErrorCode, ErrorDetail } from './errors.ts';
 import type { Action } from './records/record-store.ts';
 import type { Outcome as ConnectorOutcome } from './sdk/index.ts';
+import { attr, tracer } from './tracing.ts';
 
 /** Everything a stage may read about the change being processed. Stages add what they produce. */
 export interface TaskContext {
@@ -46,11 +47,11 @@ export interface StagePlugin {
   stage: Stage;
 }
 
-const tracer = trace.getTracer('recsync');
-
 /**
  * Composes stages in order around a terminal handler. Each stage is wrapped in a span carrying
- * the outcome, so no stage or connector writes tracing code.
+ * the outcome, so no stage or connector writes tracing code. Spans carry codes, never messages:
+ * a message may quote the payload (a CRM's validation error, a mapping's result); the record's
+ * last error and its dead letter keep the full text.
  */
 export function buildPipeline(plugins: StagePlugin[], terminal: Handler = async () => ({ kind: 'fatal', code: 'RECSYNC_ERR_INTERNAL', message: 'the pipeline has no send stage' })): Handler {
   return plugins.reduceRight<Handler>((next, plugin) => traced(plugin.name, plugin.stage(next)), terminal);
@@ -58,18 +59,20 @@ export function buildPipeline(plugins: StagePlugin[], terminal: Handler = async 
 
 function traced(name: string, handler: Handler): Handler {
   return (context) =>
-    tracer.startActiveSpan(`recsync.stage.${name}`, async (span) => {
+    tracer().startActiveSpan(`recsync.stage.${name}`, async (span) => {
       try {
         const outcome = await handler(context);
-        span.setAttribute('recsync.outcome', outcome.kind);
+        span.setAttribute(attr.outcome, outcome.kind);
         if (outcome.kind === 'fatal' || outcome.kind === 'retry') {
-          span.setAttribute('recsync.error_code', outcome.code);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.message });
+          span.setAttribute(attr.errorCode, outcome.code);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.code });
         }
+        if (outcome.kind === 'wait') span.setAttributes({ 'recsync.wait.reason': outcome.reason, 'recsync.delay_ms': Math.max(0, Math.ceil(outcome.ms)) });
         return outcome;
       } catch (error) {
-        span.recordException(error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        const code = (error as { code?: unknown }).code;
+        span.recordException({ name: (error as Error).name, message: typeof code === 'string' ? code : (error as Error).name });
+        span.setStatus({ code: SpanStatusCode.ERROR, message: typeof code === 'string' ? code : (error as Error).name });
         throw error;
       } finally {
         span.end();

@@ -57,7 +57,7 @@ describe('record store (record.lua on a real Redis)', () => {
     assert.equal(claim.kind, 'work');
     assert.ok(claim.kind === 'work');
     const { acceptedAt, ...claimed } = claim.claimed;
-    assert.deepEqual(claimed, { version: 5, action: 'upsert', payload: { a: 1 }, crmId: undefined, attempts: 0, uncertainUntil: undefined });
+    assert.deepEqual(claimed, { version: 5, action: 'upsert', payload: { a: 1 }, crmId: undefined, attempts: 0, uncertainUntil: undefined, traceparent: undefined });
     assert.ok(Math.abs(acceptedAt - Date.now()) < 5000, 'accepted at Redis time, now');
     assert.equal(await store.complete(r, 5, 'upsert', '901'), false);
     const status = await store.status(r);

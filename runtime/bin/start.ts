@@ -67,7 +67,10 @@ async function main(): Promise<void> {
   if (recsync.services.authOpen) {
     console.warn(`recsync: WARNING: the API runs WITHOUT tokens (development mode on ${config.server.host}): every caller is admin. Configure api.tokens in config/runtime.yaml before exposing it.`);
   }
+  // close() also flushes the spans still buffered for the OTLP exporter.
   closers.unshift(() => recsync.close());
+  const tracing = recsync.telemetry.config;
+  console.log(tracing ? `recsync: tracing to ${tracing.endpoint} as service ${tracing.serviceName} (sampler ${tracing.sampler.name})` : 'recsync: tracing off (set OTEL_EXPORTER_OTLP_ENDPOINT to export traces)');
 
   for (const slot of recsync.services.registry.slots()) {
     if (slot.current) console.log(`recsync: connector ${slot.name} ready (version ${slot.current.version}, objects: ${[...slot.current.objects.keys()].join(', ')})`);

@@ -8,11 +8,18 @@ import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { recordRoutes } from './routes/records.ts';
 import { taskRoutes } from './routes/tasks.ts';
+import { traceLogFields, traceRequests } from './tracing.ts';
+
+/** Where log lines go, and from which level; `stream` defaults to stdout. */
+export interface LoggerOptions {
+  level: string;
+  stream?: { write(line: string): unknown };
+}
 
 export interface ServerOptions {
   /** Largest accepted request body in bytes (413 beyond). */
   bodyLimit: number;
-  logger: boolean | { level: string };
+  logger: boolean | LoggerOptions;
   auth: AuthSettings;
 }
 
@@ -23,7 +30,16 @@ export interface ServerOptions {
 export function buildServer(services: Services, options: ServerOptions): FastifyInstance {
   const app = Fastify({
     bodyLimit: options.bodyLimit,
-    logger: options.logger === false ? false : { level: typeof options.logger === 'object' ? options.logger.level : 'info', redact: ['req.headers.authorization'] },
+    logger:
+      options.logger === false
+        ? false
+        : {
+            level: typeof options.logger === 'object' ? options.logger.level : 'info',
+            redact: ['req.headers.authorization'],
+            // JSON lines carrying the active trace, so a log line leads to its trace and back.
+            mixin: traceLogFields,
+            ...(typeof options.logger === 'object' && options.logger.stream ? { stream: options.logger.stream } : {}),
+          },
     // Record ids may be 256 characters; URI-encoded, longer.
     routerOptions: { maxParamLength: 1024 },
     onProtoPoisoning: 'error',
@@ -33,6 +49,7 @@ export function buildServer(services: Services, options: ServerOptions): Fastify
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
 
+  traceRequests(app);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const mapped = toRecsyncError(error);
     if (mapped.status >= 500) request.log.error({ err: error }, mapped.message);

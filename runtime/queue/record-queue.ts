@@ -21,6 +21,8 @@ export interface RecordJob {
   attemptsStarted: number;
   /** How many times BullMQ found this job stalled (its worker died or froze while holding it). */
   stalls: number;
+  /** When the job was queued (ms since the epoch). */
+  createdAt?: number;
 }
 
 /** What the processor wants next: the job is finished, or it should run again after `ms`. */
@@ -97,7 +99,7 @@ export class QueueSystem {
     const worker = new Worker<RecordJobData>(
       queueName(connector),
       async (job: Job<RecordJobData>, token?: string) => {
-        const result = await processor({ id: job.id!, data: job.data, attemptsStarted: job.attemptsStarted, stalls: job.stalledCounter });
+        const result = await processor({ id: job.id!, data: job.data, attemptsStarted: job.attemptsStarted, stalls: job.stalledCounter, createdAt: job.timestamp });
         if (result.kind === 'delay') {
           await job.moveToDelayed(Date.now() + Math.max(0, Math.ceil(result.ms)), token);
           throw new DelayedError();
@@ -175,4 +177,14 @@ export class QueueSystem {
 
 export function queueName(connector: string): string {
   return `{${connector}}`;
+}
+
+/** The messaging semantic conventions of a connector's queue, for producer and consumer spans. */
+export function messagingAttributes(connector: string, operation: 'send' | 'process') {
+  return {
+    'messaging.system': 'bullmq',
+    'messaging.destination.name': queueName(connector),
+    'messaging.operation.type': operation,
+    'messaging.operation.name': operation === 'send' ? 'add' : 'process',
+  };
 }

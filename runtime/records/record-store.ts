@@ -1,4 +1,5 @@
 import { LuaScript, type ScriptClient } from '../redis/lua-script.ts';
+import { traceIdOf } from '../tracing.ts';
 
 const script = LuaScript.fromFile(new URL('./record.lua', import.meta.url));
 
@@ -21,6 +22,8 @@ export interface Claimed {
   acceptedAt: number;
   /** Until when a timed-out request of this record may still land at the CRM (ms), if one did time out. */
   uncertainUntil: number | undefined;
+  /** W3C traceparent of the task that brought this version (its producer span), when it was traced. */
+  traceparent: string | undefined;
 }
 
 export interface RecordStatus {
@@ -116,6 +119,8 @@ export interface DeadLetter {
   action: Action;
   configVersion: string;
   jobId: string;
+  /** The trace of the task whose version failed (absent when it was not traced). */
+  traceId?: string;
   error: { code: string; message: string; status?: number; [key: string]: unknown };
   /** Every failed attempt of this version, oldest first (the last 20). */
   attempts: unknown[];
@@ -156,18 +161,30 @@ export class RecordStore {
 
   /**
    * Accepts one change. A version not newer than the latest accepted one is counted as superseded
-   * at once. Returns the job sequence the record needs (0 when no work is owed).
+   * at once. Returns the job sequence the record needs (0 when no work is owed). `traceparent`: the
+   * task's producer span, kept with the version so that the worker joins its trace;
+   * `supersededTraceparent`: that of the waiting version this one replaced, if it had one.
    */
-  /** `rule`: the rule that decided this change (sent as an event); shown in the record's status. */
-  async ingest(ref: RecordRef, change: { version?: number; action: Action; payload: unknown; rule?: string }): Promise<{ status: 'new' | 'stale'; version: number; seq: number }> {
-    const [status, version, seq] = (await script.run(this.#client, this.#keys(ref), [
+  /**
+   * `rule`: the rule that decided this change (sent as an event); shown in the record's status.
+   * `traceparent`: the producer span of this version, continued by the worker that sends it.
+   */
+  async ingest(
+    ref: RecordRef,
+    change: { version?: number; action: Action; payload: unknown; rule?: string },
+    traceparent = '',
+  ): Promise<{ status: 'new' | 'stale'; version: number; seq: number; supersededTraceparent?: string }> {
+    const [status, version, seq, superseded] = (await script.run(this.#client, this.#keys(ref), [
       'ingest',
       change.version === undefined ? '' : String(change.version),
       actions[change.action],
       JSON.stringify(change.payload ?? null),
       change.rule ?? '',
-    ])) as [string, string, number];
-    return { status: status as 'new' | 'stale', version: Number(version), seq: Number(seq) };
+      traceparent,
+    ])) as [string, string, number, string];
+    const result: { status: 'new' | 'stale'; version: number; seq: number; supersededTraceparent?: string } = { status: status as 'new' | 'stale', version: Number(version), seq: Number(seq) };
+    if (superseded) result.supersededTraceparent = superseded;
+    return result;
   }
 
   /**
@@ -179,7 +196,7 @@ export class RecordStore {
     const args = stalled === undefined ? ['claim', seq, '', 0] : ['claim', seq, stalled.stalls, Math.ceil(stalled.lateWriteWindowMs)];
     const reply = (await script.run(this.#client, this.#keys(ref), args)) as string[];
     if (reply[0] !== 'work') return { kind: reply[0] as 'idle' | 'stale-job' };
-    const [, version, action, payload, crmId, attempts, acceptedAt, uncertainUntil] = reply as [string, string, string, string, string, string, string, string];
+    const [, version, action, payload, crmId, attempts, acceptedAt, uncertainUntil, traceparent] = reply as [string, string, string, string, string, string, string, string, string];
     return {
       kind: 'work',
       claimed: {
@@ -190,6 +207,7 @@ export class RecordStore {
         attempts: Number(attempts),
         acceptedAt: Number(acceptedAt),
         uncertainUntil: uncertainUntil === '' ? undefined : Number(uncertainUntil),
+        traceparent: traceparent === '' ? undefined : traceparent,
       },
     };
   }
@@ -211,9 +229,9 @@ export class RecordStore {
    * Moves `version` to the dead-letter queue, atomically with leaving the record's in-flight slot,
    * with every attempt's error. Returns true when newer work waits (the same job goes on).
    */
-  async deadLetter(ref: RecordRef, claimed: Pick<Claimed, 'version' | 'action' | 'payload'>, error: Record<string, unknown>, context: { configVersion: string; jobId: string }): Promise<boolean> {
+  async deadLetter(ref: RecordRef, claimed: Pick<Claimed, 'version' | 'action' | 'payload'>, error: Record<string, unknown>, context: { configVersion: string; jobId: string; traceId?: string }): Promise<boolean> {
     const id = deadLetterId(ref, claimed.version);
-    const entry = { connector: ref.connector, tenant: ref.tenant, object: ref.object, recordId: ref.recordId, version: claimed.version, action: claimed.action, configVersion: context.configVersion, jobId: context.jobId, error };
+    const entry = { connector: ref.connector, tenant: ref.tenant, object: ref.object, recordId: ref.recordId, version: claimed.version, action: claimed.action, configVersion: context.configVersion, jobId: context.jobId, ...traceIdEntry(context.traceId), error };
     return (await script.run(this.#client, this.#keys(ref), ['dead', claimed.version, JSON.stringify(error), id, JSON.stringify(entry), JSON.stringify(claimed.payload ?? null), ''])) === 1;
   }
 
@@ -227,18 +245,19 @@ export class RecordStore {
     if (!current || current.inFlightVersion === null) return 0;
     const version = current.inFlightVersion;
     const id = deadLetterId(ref, version);
-    const payload = await this.#client.get(`${recordKey(this.prefix, ref)}:p`);
-    const entry = { connector: ref.connector, tenant: ref.tenant, object: ref.object, recordId: ref.recordId, version, action: current.latestAction ?? 'upsert', configVersion: context.configVersion, jobId: context.jobId, error };
+    const key = recordKey(this.prefix, ref);
+    const [payload, [traceparent]] = await Promise.all([this.#client.get(`${key}:p`), this.#client.hmget(key, 'ctp')]);
+    const entry = { connector: ref.connector, tenant: ref.tenant, object: ref.object, recordId: ref.recordId, version, action: current.latestAction ?? 'upsert', configVersion: context.configVersion, jobId: context.jobId, ...traceIdEntry(traceIdOf(traceparent ?? undefined)), error };
     const result = Number(await script.run(this.#client, this.#keys(ref), ['dead', version, JSON.stringify(error), id, JSON.stringify(entry), payload ?? 'null', '1']));
     return result > 0 ? result : 0;
   }
 
   /** Sends a dead letter again through today's pipeline, or marks it superseded when its record moved on. */
-  async replay(connector: string, id: string): Promise<{ result: 'replayed'; seq: number; ref: RecordRef } | { result: 'superseded' | 'skipped'; reason?: string }> {
+  async replay(connector: string, id: string, traceparent = ''): Promise<{ result: 'replayed'; seq: number; ref: RecordRef } | { result: 'superseded' | 'skipped'; reason?: string }> {
     const parsed = parseDeadLetterId(id);
     if (!parsed) return { result: 'skipped', reason: 'not a dead-letter id' };
     const ref: RecordRef = { connector, tenant: parsed.tenant, object: parsed.object, recordId: parsed.recordId };
-    const reply = (await script.run(this.#client, this.#keys(ref), ['replay', id, parsed.version])) as [string, string | number];
+    const reply = (await script.run(this.#client, this.#keys(ref), ['replay', id, parsed.version, traceparent])) as [string, string | number];
     if (reply[0] === 'replayed') return { result: 'replayed', seq: Number(reply[1]), ref };
     if (reply[0] === 'superseded') return { result: 'superseded' };
     return { result: 'skipped', reason: String(reply[1]) };
@@ -349,6 +368,10 @@ export class RecordStore {
     const n = (key: string) => Number(f[key] ?? 0);
     return { accepted: n('accepted'), delivered: n('delivered'), superseded: n('superseded'), deadLettered: n('deadLettered'), retried: n('retried'), open: n('open'), replayed: n('replayed') };
   }
+}
+
+function traceIdEntry(traceId: string | undefined): { traceId?: string } {
+  return traceId === undefined ? {} : { traceId };
 }
 
 function toDeadLetter(id: string, text: string, state: string | null | undefined): DeadLetter {

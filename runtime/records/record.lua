@@ -15,6 +15,9 @@
     u     until when (ms) a timed-out request of this record may still land at the CRM
     r     the rule that decided the latest version (changes sent as events, `POST /v1/events`)
     sc    '<job seq>:<stalls>': how many times BullMQ had found that job stalled at its last claim
+    tp    W3C traceparent of the latest accepted version's producer span, while it waits for a worker
+    ctp   the traceparent of the version in flight (moved from tp at its claim): every run of the
+          record's job for that version, retries and waits included, joins that trace
 
   Counters hash fields: accepted, delivered, superseded, deadLettered, retried, open, replayed.
   Invariant: accepted = delivered + superseded + deadLettered + open. A replayed dead letter moves
@@ -37,11 +40,13 @@
 
   ARGV[1] operation:
   ingest:   ARGV[2] version ('' = assign from Redis time, microseconds), ARGV[3] action, ARGV[4] payload,
-            ARGV[5] the deciding rule ('' = a task, no rule)
-            -> { status ('new' | 'stale'), version, job seq or 0 when no job is owed }
+            ARGV[5] the deciding rule ('' = a task, no rule), ARGV[6] traceparent ('' = none)
+            -> { status ('new' | 'stale'), version, job seq or 0 when no job is owed,
+                 traceparent of the waiting version this one superseded, or '' }
   claim:    ARGV[2] job seq, ARGV[3] how many times the job stalled ('' = unknown),
             ARGV[4] the connector's late-write window (ms)
-            -> { 'work', version, action, payload, crm id or '', attempts, accepted at (ms), uncertain until (ms) or '' } | { 'idle' } | { 'stale-job' }
+            -> { 'work', version, action, payload, crm id or '', attempts, accepted at (ms), uncertain until (ms) or '',
+                 traceparent or '' } | { 'idle' } | { 'stale-job' }
   complete: ARGV[2] version, ARGV[3] crm id ('' = keep), ARGV[4] action
             -> 1 when more work is pending (keep going), 0 when the job is done
   retry:    ARGV[2] version, ARGV[3] error JSON, ARGV[4] until when a late write may land (ms; '' = not a timeout)
@@ -50,7 +55,7 @@
             ARGV[5] entry JSON (an object, without time and attempts), ARGV[6] payload JSON,
             ARGV[7] '1' when the job is gone (a new job seq is returned when work remains)
             -> 1 / 0 as complete, or the new job seq (ARGV[7] = '1'), or -1 when nothing was in flight
-  replay:   ARGV[2] entry id, ARGV[3] version of the entry
+  replay:   ARGV[2] entry id, ARGV[3] version of the entry, ARGV[4] traceparent of the replay ('' = none)
             -> { 'replayed', job seq } | { 'superseded' } | { 'skipped', state or 'missing' }
   drop:     ARGV[2] entry id -> 1 when dropped, 0 when missing
 ]]
@@ -106,23 +111,26 @@ if op == 'ingest' then
   end
   rcall('HINCRBY', stats, 'accepted', 1)
   local status = 'new'
+  local supersededTrace = ''
   if latest and version <= latest then
     rcall('HINCRBY', stats, 'superseded', 1)
     status = 'stale'
   else
     if rcall('HGET', rec, 'pend') == '1' then
       rcall('HINCRBY', stats, 'superseded', 1)
+      supersededTrace = rcall('HGET', rec, 'tp') or ''
     else
       rcall('HINCRBY', stats, 'open', 1)
     end
     rcall('HSET', rec, 'v', version, 'a', ARGV[3], 'pend', 1, 't0', now)
-    if ARGV[5] ~= nil and ARGV[5] ~= '' then rcall('HSET', rec, 'r', ARGV[5]) else rcall('HDEL', rec, 'r') end
+    if ARGV[5] ~= '' then rcall('HSET', rec, 'r', ARGV[5]) else rcall('HDEL', rec, 'r') end
+    if ARGV[6] ~= '' then rcall('HSET', rec, 'tp', ARGV[6]) else rcall('HDEL', rec, 'tp') end
     rcall('SET', payloadKey, ARGV[4])
     if rcall('HEXISTS', rec, 'j') == 0 then rcall('HSET', rec, 'j', 1) end
   end
   local seq = 0
   if owesWork() then seq = tonumber(rcall('HGET', rec, 'j')) end
-  return { status, string.format('%d', version), seq }
+  return { status, string.format('%d', version), seq, supersededTrace }
 end
 
 if op == 'claim' then
@@ -148,16 +156,18 @@ if op == 'claim' then
       rcall('HINCRBY', stats, 'superseded', 1)
       rcall('HINCRBY', stats, 'open', -1)
     end
-    local f = rcall('HMGET', rec, 'v', 'a')
+    local f = rcall('HMGET', rec, 'v', 'a', 'tp')
     rcall('HSET', rec, 'c', f[1], 'ca', f[2], 'att', 0, 'pend', 0)
+    if f[3] then rcall('HSET', rec, 'ctp', f[3]) else rcall('HDEL', rec, 'ctp') end
+    rcall('HDEL', rec, 'tp')
     rcall('DEL', attemptsKey)
   end
-  local f = rcall('HMGET', rec, 'c', 'ca', 'id', 'att', 't0', 'u')
+  local f = rcall('HMGET', rec, 'c', 'ca', 'id', 'att', 't0', 'u', 'ctp')
   if not f[1] then
     finishOrContinue()
     return { 'idle' }
   end
-  return { 'work', f[1], f[2], rcall('GET', payloadKey) or '', f[3] or '', f[4] or '0', f[5] or '0', f[6] or '' }
+  return { 'work', f[1], f[2], rcall('GET', payloadKey) or '', f[3] or '', f[4] or '0', f[5] or '0', f[6] or '', f[7] or '' }
 end
 
 if op == 'complete' then
@@ -170,7 +180,7 @@ if op == 'complete' then
   elseif ARGV[3] ~= '' then
     rcall('HSET', rec, 'id', ARGV[3])
   end
-  rcall('HDEL', rec, 'c', 'ca', 'att', 'u')
+  rcall('HDEL', rec, 'c', 'ca', 'att', 'u', 'ctp')
   rcall('DEL', errorKey, attemptsKey)
   supersedeDeadLetter(tonumber(ARGV[2]))
   return finishOrContinue()
@@ -203,7 +213,7 @@ if op == 'dead' then
   rcall('RPUSH', attemptsKey, ARGV[3])
   local attempts = rcall('LRANGE', attemptsKey, -20, -1)
   rcall('DEL', attemptsKey)
-  rcall('HDEL', rec, 'c', 'ca', 'att')
+  rcall('HDEL', rec, 'c', 'ca', 'att', 'ctp')
   -- an older dead letter of this record is superseded by this newer one
   supersedeDeadLetter(tonumber(inFlight))
   rcall('ZADD', dlqIndex, now, id)
@@ -238,6 +248,7 @@ if op == 'replay' then
   -- with a fresh acceptance time (retry.maxAge counts from the replay).
   rcall('SET', payloadKey, rcall('HGET', dlqPayloads, id) or 'null')
   rcall('HSET', rec, 'pend', 1, 't0', nowMs())
+  if ARGV[4] and ARGV[4] ~= '' then rcall('HSET', rec, 'tp', ARGV[4]) else rcall('HDEL', rec, 'tp') end
   if rcall('HEXISTS', rec, 'j') == 0 then rcall('HSET', rec, 'j', 1) end
   rcall('HDEL', rec, 'dl')
   rcall('DEL', errorKey)
