@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import { limit, withSafetyMargin } from '../plugins/limit.ts';
 import { breaker } from '../plugins/breaker.ts';
 import { send } from '../plugins/send.ts';
@@ -20,6 +19,7 @@ import { Ingest } from './ingest.ts';
 import { createRateLimiter, type RateLimiter } from './limiter/rate-limiter.ts';
 import { buildPipeline } from './pipeline.ts';
 import { QueueSystem } from './queue/record-queue.ts';
+import { connectRedis } from './redis/connect.ts';
 import { jobIdOf, RecordStore } from './records/record-store.ts';
 import type { Services } from './services.ts';
 import { EventRouter } from './rules/events.ts';
@@ -76,7 +76,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
   const telemetry = startTelemetry(env);
   const registry = await ConnectorRegistry.load(options.connectorsDir ?? defaultConnectorsDir, env);
   // Fail fast: an API caller gets an error while Redis is away, instead of a write parked in memory.
-  const redis = new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
+  const redis = connectRedis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
   redis.on('error', () => {}); // reconnects by itself; /readyz and failed calls show the outage
   await redis.connect();
 
@@ -111,7 +111,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
   const config = new ConfigSync({
     registry,
     redis,
-    subscriber: () => new Redis(options.redisUrl, { lazyConnect: true }),
+    subscriber: () => connectRedis(options.redisUrl, { lazyConnect: true }),
     prefix,
     onLoaded: (version) => {
       retireSessions(version);

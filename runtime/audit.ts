@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from './redis/connect.ts';
 
 /** One mutation: who did what to which target, when, and how it ended. */
 export interface AuditEntry {

@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from '../redis/connect.ts';
 import type { ErrorDetail } from '../errors.ts';
 import type { ConnectorVersion } from './load-connector.ts';
 import type { ConnectorRegistry } from './registry.ts';

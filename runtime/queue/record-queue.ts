@@ -1,5 +1,5 @@
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import { connectRedis, type RedisConnection } from '../redis/connect.ts';
 
 /**
  * The only module that imports BullMQ. One queue per connector, named `{<connector>}` so that its
@@ -58,16 +58,16 @@ export class QueueSystem {
   readonly #queues = new Map<string, Queue>();
   readonly #workers = new Map<string, Worker>();
   /** Connections we hand to BullMQ: it treats them as shared and leaves closing them to us. */
-  readonly #connections: Redis[] = [];
+  readonly #connections: RedisConnection[] = [];
 
   constructor(options: QueueSystemOptions) {
     this.#options = options;
   }
 
-  #connection(role: 'producer' | 'worker'): Redis {
+  #connection(role: 'producer' | 'worker'): RedisConnection {
     // Workers never give up on a command while reconnecting (BullMQ's requirement); producers fail
     // fast, so an API caller gets a 503 instead of a request parked until Redis returns.
-    const connection = new Redis(this.#options.redisUrl, role === 'worker' ? { maxRetriesPerRequest: null } : { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    const connection = connectRedis(this.#options.redisUrl, role === 'worker' ? { maxRetriesPerRequest: null } : { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     connection.on('error', () => {}); // ioredis reconnects by itself; calls that need Redis fail visibly
     this.#connections.push(connection);
     return connection;

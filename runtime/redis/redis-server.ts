@@ -28,6 +28,8 @@ export interface PrivateRedisOptions {
   appendOnly?: boolean;
   /** Path of the binary (default `redis-server` from PATH). */
   binary?: string;
+  /** More server arguments, e.g. cluster mode for tests. */
+  extraArgs?: string[];
 }
 
 export async function freePort(): Promise<number> {
@@ -55,6 +57,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions): Promise<P
     '--protected-mode', 'yes',
     '--loglevel', 'warning',
     '--logfile', '',
+    ...(options.extraArgs ?? []),
   ];
   let child: ChildProcess;
   try {
