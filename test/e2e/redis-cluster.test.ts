@@ -15,7 +15,8 @@ const cluster = await useRedisCluster(3);
 const sandbox = await startSandbox({});
 onCleanup(() => sandbox.close());
 const connectors = await copyConnectors(['hubspot']);
-const [a, b] = await Promise.all([0, 1].map(() => startRuntimeProcess({ redisUrl: cluster.url, connectorsDir: connectors.root, env: sandbox.env })));
+const start = () => startRuntimeProcess({ redisUrl: cluster.url, connectorsDir: connectors.root, env: sandbox.env });
+const [a, b] = await Promise.all([start(), start()]);
 
 async function call(url: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> {
   const response = await fetch(`${url}${path}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
