@@ -20,11 +20,12 @@ import { createRateLimiter, type RateLimiter } from './limiter/rate-limiter.ts';
 import { buildPipeline } from './pipeline.ts';
 import { QueueSystem } from './queue/record-queue.ts';
 import { connectRedis } from './redis/connect.ts';
-import { jobIdOf, RecordStore } from './records/record-store.ts';
+import { jobIdOf, RecordStore, type RecordRef } from './records/record-store.ts';
 import type { Services } from './services.ts';
 import { EventRouter } from './rules/events.ts';
 import { startTelemetry, type Telemetry } from './telemetry.ts';
 import { createRecordProcessor } from './worker/record-processor.ts';
+import { Sweeper } from './worker/sweeper.ts';
 
 export interface RecsyncOptions {
   redisUrl: string;
@@ -46,6 +47,8 @@ export interface RecsyncOptions {
   worker?: { lockDurationMs?: number; stalledIntervalMs?: number };
   /** How long close() waits for jobs in progress before cutting connections (default 10 s). */
   shutdownGraceMs?: number;
+  /** How often the sweeper looks for records owing a job that was never queued (default 30 s). */
+  sweepIntervalMs?: number;
   /** API tokens. None: allowed only on a loopback host in development mode, and every caller is admin. */
   tokens?: ApiToken[];
   /** Development mode (default: NODE_ENV is not `production`). */
@@ -118,6 +121,13 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
       if (workers) startWorker(version);
     },
   });
+  const sweeper = new Sweeper({
+    store,
+    queues,
+    connectors: () => registry.ready().map((connector) => connector.name),
+    recoverFailed: (connector, ref, jobId) => recoverGivenUp(connector, ref, jobId, '(found by the sweeper)'),
+    ...(options.sweepIntervalMs === undefined ? {} : { intervalMs: options.sweepIntervalMs }),
+  });
   const ingest = new Ingest({ registry, store, queues });
   const services: Services = {
     registry,
@@ -134,6 +144,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     config,
     audit: new AuditLog(redis, prefix),
     authOpen,
+    sweeper,
   };
 
   const pipeline = buildPipeline([validateInput, transform, validateOutput, limit(limiterOf), breaker(breakers), send(sessionOf)]);
@@ -147,15 +158,19 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
         ...(options.worker?.stalledIntervalMs === undefined ? {} : { stalledIntervalMs: options.worker.stalledIntervalMs }),
       },
       createRecordProcessor(connector.name, { registry, store, pipeline }),
-      async (job, error) => {
-        const ref = { connector: connector.name, tenant: job.data.tenant, object: job.data.object, recordId: job.data.recordId };
-        const message = `the record's job failed for good after ${job.attemptsStarted} starts: ${error.message}`;
-        const seq = await store.deadLetterOrphan(ref, { code: 'RECSYNC_ERR_INTERNAL', message, at: new Date().toISOString() }, { configVersion: registry.get(connector.name)?.version ?? 'unknown', jobId: job.id });
-        if (seq > 0) await queues.enqueue(connector.name, [{ id: jobIdOf(ref, seq), data: { tenant: ref.tenant, object: ref.object, recordId: ref.recordId, seq } }]);
-      },
+      (job, error) => recoverGivenUp(connector.name, { connector: connector.name, tenant: job.data.tenant, object: job.data.object, recordId: job.data.recordId }, job.id, `after ${job.attemptsStarted} starts: ${error.message}`),
     );
   }
-  if (workers) for (const connector of registry.ready()) startWorker(connector);
+  /** A job BullMQ gave up on: its version in flight goes to the DLQ with the reason, newer work gets a new job. */
+  async function recoverGivenUp(connector: string, ref: RecordRef, jobId: string, why: string): Promise<void> {
+    const message = `the record's job failed for good ${why}`;
+    const seq = await store.deadLetterOrphan(ref, { code: 'RECSYNC_ERR_INTERNAL', message, at: new Date().toISOString() }, { configVersion: registry.get(connector)?.version ?? 'unknown', jobId });
+    if (seq > 0) await queues.enqueue(connector, [{ id: jobIdOf(ref, seq), data: { tenant: ref.tenant, object: ref.object, recordId: ref.recordId, seq } }]);
+  }
+  if (workers) {
+    for (const connector of registry.ready()) startWorker(connector);
+    sweeper.start();
+  }
   await config.start();
   if (options.watch) config.watch();
 
@@ -175,6 +190,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     async close() {
       await server?.close();
       await config.close();
+      await sweeper.close();
       await queues.close(options.shutdownGraceMs);
       breakers.shutdown();
       await Promise.all([...sessions.values()].map((session) => session.http.close()));

@@ -5,6 +5,7 @@ import type { ConnectorVersion } from './connectors/load-connector.ts';
 import type { ConnectorRegistry } from './connectors/registry.ts';
 import type { Ingest } from './ingest.ts';
 import type { EventRouter } from './rules/events.ts';
+import type { Sweeper } from './worker/sweeper.ts';
 import type { RateLimiter } from './limiter/rate-limiter.ts';
 import type { QueueSystem } from './queue/record-queue.ts';
 import type { RecordStore } from './records/record-store.ts';
@@ -26,6 +27,8 @@ export interface Services {
   /** Reloads connectors here and on every instance; the instance table. */
   config: ConfigSync;
   audit: AuditLog;
+  /** Queues jobs that records owe but that were never queued. */
+  sweeper: Sweeper;
   /** The API runs without tokens (development mode on loopback). */
   authOpen: boolean;
 }

@@ -89,6 +89,12 @@ export class QueueSystem {
     await this.queue(connector).addBulk(jobs.map((job) => ({ name: 'reconcile', data: job.data, opts: { ...jobOptions, jobId: job.id } })));
   }
 
+  /** Whether a job exists: `failed` when BullMQ gave up on it, `missing` when there is none. */
+  async jobState(connector: string, jobId: string): Promise<'missing' | 'failed' | 'present'> {
+    const state = await this.queue(connector).getJobState(jobId);
+    return state === 'unknown' ? 'missing' : state === 'failed' ? 'failed' : 'present';
+  }
+
   /**
    * Runs `processor` for the connector's jobs. `onGiveUp` is called when BullMQ fails a job for
    * good (its processor threw on every attempt, or the job stalled more often than allowed, e.g.

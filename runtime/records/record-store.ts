@@ -67,6 +67,8 @@ export interface StoreClient extends ScriptClient {
   zrangebyscore(key: string, min: number | string, max: number | string, withScores: 'WITHSCORES', limit: 'LIMIT', offset: number, count: number): Promise<string[]>;
   zcard(key: string): Promise<number>;
   hincrby(key: string, field: string, increment: number): Promise<number>;
+  zrangebyscore(key: string, min: number | string, max: number | string, limit: 'LIMIT', offset: number, count: number): Promise<string[]>;
+  zadd(key: string, ...args: Array<string | number>): Promise<number | string | null>;
 }
 
 const actions = { upsert: 'u', delete: 'd' } as const;
@@ -79,6 +81,21 @@ const fromCode = (code: string | undefined): Action | null => (code === 'u' ? 'u
  */
 export function recordKey(prefix: string, ref: RecordRef): string {
   return `${prefix}:{${ref.connector}}:r:${encodeURIComponent(ref.tenant)}:${encodeURIComponent(ref.object)}:${encodeURIComponent(ref.recordId)}`;
+}
+
+/** Records whose job is owed (zset: record key -> ms it was last owed), for the sweeper. */
+export function owedKey(prefix: string, connector: string): string {
+  return `${prefix}:{${connector}}:owed`;
+}
+
+/** The record a record key names (the inverse of `recordKey`). */
+export function refOfRecordKey(prefix: string, connector: string, key: string): RecordRef | undefined {
+  const head = `${prefix}:{${connector}}:r:`;
+  if (!key.startsWith(head)) return undefined;
+  const parts = key.slice(head.length).split(':');
+  if (parts.length !== 3) return undefined;
+  const [tenant, object, recordId] = parts.map(decodeURIComponent) as [string, string, string];
+  return { connector, tenant, object, recordId };
 }
 
 export function countersKey(prefix: string, connector: string): string {
@@ -156,7 +173,7 @@ export class RecordStore {
   #keys(ref: RecordRef): string[] {
     const key = recordKey(this.prefix, ref);
     const dlq = deadLetterKeys(this.prefix, ref.connector);
-    return [key, countersKey(this.prefix, ref.connector), dlq.index, dlq.entries, `${key}:p`, `${key}:e`, `${key}:a`, dlq.states, dlq.payloads];
+    return [key, countersKey(this.prefix, ref.connector), dlq.index, dlq.entries, `${key}:p`, `${key}:e`, `${key}:a`, dlq.states, dlq.payloads, owedKey(this.prefix, ref.connector)];
   }
 
   /**
@@ -242,7 +259,12 @@ export class RecordStore {
    */
   async deadLetterOrphan(ref: RecordRef, error: Record<string, unknown>, context: { configVersion: string; jobId: string }): Promise<number> {
     const current = await this.status(ref);
-    if (!current || current.inFlightVersion === null) return 0;
+    if (!current) return 0;
+    if (current.inFlightVersion === null) {
+      // Nothing was in flight, so nothing to dead-letter; work still owed gets a new job.
+      const seq = Number(await script.run(this.#client, this.#keys(ref), ['dead', '', '{}', '', '{}', 'null', '1']));
+      return seq > 0 ? seq : 0;
+    }
     const version = current.inFlightVersion;
     const id = deadLetterId(ref, version);
     const key = recordKey(this.prefix, ref);
@@ -361,6 +383,27 @@ export class RecordStore {
       (out[rule] ??= { upsert: 0, delete: 0, skip: 0 })[decision] = Number(value);
     }
     return out;
+  }
+
+  /**
+   * Records that have owed a job since before `olderThanMs` ago, with the job's sequence: the
+   * sweeper checks that each such job exists. `touch` moves them to now, so a record whose job is
+   * fine (a long wait) is checked once per period, not at every sweep.
+   */
+  async owedBefore(connector: string, olderThanMs: number, limit: number): Promise<Array<{ ref: RecordRef; seq: number }>> {
+    const key = owedKey(this.prefix, connector);
+    const cutoff = Date.now() - olderThanMs;
+    const members = await this.#client.zrangebyscore(key, '-inf', cutoff, 'LIMIT', 0, limit);
+    const found = await Promise.all(
+      members.map(async (member) => {
+        const ref = refOfRecordKey(this.prefix, connector, member);
+        const [seq] = await this.#client.hmget(member, 'j');
+        return ref && seq ? { ref, seq: Number(seq) } : undefined;
+      }),
+    );
+    const now = Date.now();
+    if (members.length > 0) await this.#client.zadd(key, 'XX', ...members.flatMap((member) => [now, member]));
+    return found.filter((x): x is { ref: RecordRef; seq: number } => x !== undefined);
   }
 
   async counters(connector: string): Promise<Counters> {

@@ -35,6 +35,8 @@
   KEYS[7] the attempts of the version in flight (list of error JSON, the last 20)
   KEYS[8] dead-letter states (hash: id -> dead | superseded)
   KEYS[9] dead-letter payloads (hash: id -> payload JSON)
+  KEYS[10] records owing a job (zset: record key -> when its job was last owed, ms): the sweeper
+           looks there for a job that was never queued (a crash between this script and the enqueue)
   Payload, errors and attempts live outside the record hash so that the hash keeps Redis's compact
   encoding (values under 64 bytes): a delivered record costs well under 200 bytes.
 
@@ -60,7 +62,7 @@
   drop:     ARGV[2] entry id -> 1 when dropped, 0 when missing
 ]]
 local rec, stats, dlqIndex, dlqEntries = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local payloadKey, errorKey, attemptsKey, dlqStates, dlqPayloads = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local payloadKey, errorKey, attemptsKey, dlqStates, dlqPayloads, owedKey = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local op = ARGV[1]
 local rcall = redis.call
 
@@ -73,9 +75,16 @@ local function owesWork()
   return rcall('HGET', rec, 'pend') == '1' or rcall('HEXISTS', rec, 'c') == 1
 end
 
+-- The record owes a job (seq): remembered until the job closes, for the sweeper.
+local function owe(seq)
+  rcall('ZADD', owedKey, nowMs(), rec)
+  return seq
+end
+
 -- Closes the record's job when nothing is owed, so the next change gets a fresh job id.
 local function finishOrContinue()
   if owesWork() then return 1 end
+  rcall('ZREM', owedKey, rec)
   rcall('HINCRBY', rec, 'j', 1)
   rcall('DEL', payloadKey)
   return 0
@@ -129,7 +138,10 @@ if op == 'ingest' then
     if rcall('HEXISTS', rec, 'j') == 0 then rcall('HSET', rec, 'j', 1) end
   end
   local seq = 0
-  if owesWork() then seq = tonumber(rcall('HGET', rec, 'j')) end
+  if owesWork() then
+    seq = tonumber(rcall('HGET', rec, 'j'))
+    if rcall('ZSCORE', owedKey, rec) == false then owe(seq) end
+  end
   return { status, string.format('%d', version), seq, supersededTrace }
 end
 
@@ -202,7 +214,12 @@ end
 if op == 'dead' then
   local inFlight = rcall('HGET', rec, 'c')
   if not inFlight or (ARGV[2] ~= '' and inFlight ~= ARGV[2]) then
-    if ARGV[7] == '1' then return -1 end
+    if ARGV[7] == '1' then
+      -- Nothing of this version to dead-letter, but the job is gone: newer work needs a new job.
+      if owesWork() then return owe(rcall('HINCRBY', rec, 'j', 1)) end
+      rcall('ZREM', owedKey, rec)
+      return -1
+    end
     return finishOrContinue()
   end
   local now = nowMs()
@@ -222,7 +239,8 @@ if op == 'dead' then
   rcall('HSET', dlqPayloads, id, ARGV[6])
   rcall('HSET', rec, 'dl', id)
   if ARGV[7] == '1' then
-    if owesWork() then return rcall('HINCRBY', rec, 'j', 1) end
+    if owesWork() then return owe(rcall('HINCRBY', rec, 'j', 1)) end
+    rcall('ZREM', owedKey, rec)
     rcall('HINCRBY', rec, 'j', 1)
     rcall('DEL', payloadKey)
     return 0
@@ -259,7 +277,7 @@ if op == 'replay' then
   rcall('HDEL', dlqEntries, id)
   rcall('HDEL', dlqStates, id)
   rcall('HDEL', dlqPayloads, id)
-  return { 'replayed', tonumber(rcall('HGET', rec, 'j')) }
+  return { 'replayed', owe(tonumber(rcall('HGET', rec, 'j'))) }
 end
 
 if op == 'drop' then
