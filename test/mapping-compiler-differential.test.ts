@@ -76,6 +76,42 @@ describe('connector mappings: compiled against the interpreter', () => {
   }
 });
 
+/** Every rule condition (`rules[].when`) of every manifest, with the input schema of each object. */
+function discoverRules(): Array<{ where: string; text: string; schemas: object[] }> {
+  const out: Array<{ where: string; text: string; schemas: object[] }> = [];
+  for (const manifest of globSync('connectors/*/manifest.yaml', { cwd: root }).sort()) {
+    const dir = join(root, dirname(manifest));
+    const doc = parse(readFileSync(join(root, manifest), 'utf8')) as { objects?: Record<string, { input?: string }>; rules?: Array<{ name: string; when?: string }> };
+    const schemas = Object.values(doc.objects ?? {}).flatMap((o) => (o.input ? [JSON.parse(readFileSync(resolve(dir, o.input), 'utf8')) as object] : []));
+    for (const rule of doc.rules ?? []) if (rule.when) out.push({ where: `${manifest} rule ${rule.name}`, text: rule.when, schemas });
+  }
+  return out;
+}
+
+describe('connector rules: compiled against the interpreter', () => {
+  const rules = discoverRules();
+  test('there are rules to check', () => {
+    assert.ok(rules.length >= 4, 'connectors/*/manifest.yaml rules[].when');
+  });
+  for (const rule of rules) {
+    test(`${rule.where} compiles and agrees on generated change events`, async () => {
+      const compiled = compileMapping(rule.text, limits);
+      assert.equal(compiled.compiled, true, `${rule.where} falls back: ${compiled.reason}`);
+      const r = rng(0x7e1e ^ rule.text.length);
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(r() * items.length)] as T;
+      const failures: string[] = [];
+      for (let i = 0; i < 300; i++) {
+        const schema = pick(rule.schemas);
+        const side = () => (r() < 0.2 ? (r() < 0.5 ? null : undefined) : { ...(fromSchema(r, schema, i < 150 ? 0 : 0.2) as object), ...(r() < 0.6 ? { marketingConsent: r() < 0.5 } : {}) });
+        const event = { object: pick(['contact', 'company', 'invoice']), recordId: `r-${i}`, op: pick(['insert', 'update', 'delete']), version: i, before: side(), after: side(), tenant: pick(['default', 'acme', 'acme-test', undefined]) };
+        const d = await differ(rule.text, i % 25 === 0 ? randomJson(r, 3) : event, undefined, limits, compiled);
+        if (d) failures.push(d);
+      }
+      assert.deepEqual(failures, [], `${rule.where}: ${failures.length} differences`);
+    });
+  }
+});
+
 describe('random expressions: compiled against the interpreter', () => {
   // Short timeouts: a generated `$f(missing)` recursion never ends, and both sides must then say D1012.
   const runtime: MappingLimits = { ...limits, timeout: 60 };
