@@ -18,6 +18,7 @@ import { checkAuthSettings, type ApiToken } from './http/auth.ts';
 import { buildServer } from './http/server.ts';
 import { Ingest } from './ingest.ts';
 import { createRateLimiter, type RateLimiter } from './limiter/rate-limiter.ts';
+import { Metrics } from './metrics.ts';
 import { buildPipeline } from './pipeline.ts';
 import { QueueSystem } from './queue/record-queue.ts';
 import { jobIdOf, RecordStore } from './records/record-store.ts';
@@ -111,11 +112,12 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
       if (workers) startWorker(version);
     },
   });
+  const metrics = new Metrics({ registry, store, queues, breakers, config });
   const services: Services = {
     registry,
     store,
     queues,
-    ingest: new Ingest({ registry, store, queues }),
+    ingest: new Ingest({ registry, store, queues, metrics }),
     breakers,
     limiterOf,
     ping: async () => {
@@ -125,9 +127,12 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     config,
     audit: new AuditLog(redis, prefix),
     authOpen,
+    metrics,
   };
 
-  const pipeline = buildPipeline([validateInput, transform, validateOutput, limit(limiterOf), breaker(breakers), send(sessionOf)]);
+  const pipeline = buildPipeline([validateInput, transform, validateOutput, limit(limiterOf), breaker(breakers), send(sessionOf)], undefined, {
+    observe: (stage, context, outcome, seconds) => metrics.stage.observe({ connector: context.connector.name, stage, outcome }, seconds),
+  });
   /** The connector's worker, once per process; it reads the registry's version in service at every job. */
   function startWorker(connector: ConnectorVersion): void {
     queues.startWorker(
@@ -137,7 +142,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
         lockDurationMs: options.worker?.lockDurationMs ?? Math.max(30_000, connector.timeoutMs * 3),
         ...(options.worker?.stalledIntervalMs === undefined ? {} : { stalledIntervalMs: options.worker.stalledIntervalMs }),
       },
-      createRecordProcessor(connector.name, { registry, store, pipeline }),
+      createRecordProcessor(connector.name, { registry, store, pipeline, metrics }),
       async (job, error) => {
         const ref = { connector: connector.name, tenant: job.data.tenant, object: job.data.object, recordId: job.data.recordId };
         const message = `the record's job failed for good after ${job.attemptsStarted} starts: ${error.message}`;

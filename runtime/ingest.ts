@@ -1,6 +1,7 @@
 import type { ConnectorRegistry } from './connectors/registry.ts';
 import { schemaErrors } from './config/json-schema.ts';
 import { RecsyncError, type ErrorCode, type ErrorDetail } from './errors.ts';
+import type { Metrics } from './metrics.ts';
 import type { QueueSystem, RecordJobData } from './queue/record-queue.ts';
 import { jobIdOf, type Action, type RecordStore } from './records/record-store.ts';
 
@@ -43,11 +44,13 @@ export class Ingest {
   readonly #registry: ConnectorRegistry;
   readonly #store: RecordStore;
   readonly #queues: QueueSystem;
+  readonly #metrics: Metrics | undefined;
 
-  constructor(deps: { registry: ConnectorRegistry; store: RecordStore; queues: QueueSystem }) {
+  constructor(deps: { registry: ConnectorRegistry; store: RecordStore; queues: QueueSystem; metrics?: Metrics }) {
     this.#registry = deps.registry;
     this.#store = deps.store;
     this.#queues = deps.queues;
+    this.#metrics = deps.metrics;
   }
 
   check(tasks: Task[]): TaskError[] {
@@ -108,6 +111,12 @@ export class Ingest {
       await Promise.all([...jobs].map(([connector, byId]) => this.#queues.enqueue(connector, [...byId.values()])));
     } catch (error) {
       throw new RecsyncError('RECSYNC_ERR_REDIS_UNAVAILABLE', `Redis did not acknowledge the tasks (${(error as Error).message}); send them again: resending the same versions is safe`, [], { cause: error });
+    }
+    // Counted once Redis has acknowledged everything, like the 202, and as the ledger counts: a
+    // stale version is accepted and superseded at once.
+    for (const [index, item] of results.entries()) {
+      this.#metrics?.tasks.inc({ connector: tasks[index]!.connector, outcome: 'accepted' });
+      if (item.status === 'stale') this.#metrics?.tasks.inc({ connector: tasks[index]!.connector, outcome: 'superseded' });
     }
     return results;
   }

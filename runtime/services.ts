@@ -4,6 +4,7 @@ import type { ConfigSync } from './connectors/config-sync.ts';
 import type { ConnectorVersion } from './connectors/load-connector.ts';
 import type { ConnectorRegistry } from './connectors/registry.ts';
 import type { Ingest } from './ingest.ts';
+import type { Metrics } from './metrics.ts';
 import type { RateLimiter } from './limiter/rate-limiter.ts';
 import type { QueueSystem } from './queue/record-queue.ts';
 import type { RecordStore } from './records/record-store.ts';
@@ -25,4 +26,6 @@ export interface Services {
   audit: AuditLog;
   /** The API runs without tokens (development mode on loopback). */
   authOpen: boolean;
+  /** This process's Prometheus metrics. */
+  metrics: Metrics;
 }

@@ -3,6 +3,7 @@ import type { Outcome, Handler, TaskContext } from '../pipeline.ts';
 import type { ProcessResult, RecordJob } from '../queue/record-queue.ts';
 import type { RecordRef, RecordStore, Claimed } from '../records/record-store.ts';
 import type { RetryPolicy } from '../connectors/load-connector.ts';
+import type { Metrics, TaskOutcome } from '../metrics.ts';
 import { decideRetry } from './retry-policy.ts';
 
 /** How long a record waits when its connector has no loaded configuration. */
@@ -16,8 +17,9 @@ const maxVersionsPerRun = 20;
  * address, so a burst of changes collapses into one CRM call with the newest data, and a retry
  * always sends the newest version.
  */
-export function createRecordProcessor(connector: string, deps: { registry: ConnectorRegistry; store: RecordStore; pipeline: Handler }) {
-  const { registry, store, pipeline } = deps;
+export function createRecordProcessor(connector: string, deps: { registry: ConnectorRegistry; store: RecordStore; pipeline: Handler; metrics?: Metrics }) {
+  const { registry, store, pipeline, metrics } = deps;
+  const count = (outcome: TaskOutcome) => metrics?.tasks.inc({ connector, outcome });
   return async function processRecordJob(job: RecordJob): Promise<ProcessResult> {
     const ref: RecordRef = { connector, tenant: job.data.tenant, object: job.data.object, recordId: job.data.recordId };
     for (let run = 0; run < maxVersionsPerRun; run += 1) {
@@ -51,13 +53,21 @@ export function createRecordProcessor(connector: string, deps: { registry: Conne
         // the record is settled only once that can no longer happen, by sending the newest again.
         const unsettledMs = (claimed.uncertainUntil ?? 0) - Date.now();
         if (unsettledMs > 0) return { kind: 'delay', ms: unsettledMs };
-        return (await store.complete(ref, claimed.version, claimed.action, outcome.crmId)) ? 'continue' : { kind: 'done' };
+        const more = await store.complete(ref, claimed.version, claimed.action, outcome.crmId);
+        count('delivered');
+        metrics?.endToEnd.observe({ connector }, Math.max(0, Date.now() - claimed.acceptedAt) / 1000);
+        return more ? 'continue' : { kind: 'done' };
       }
       case 'wait':
       case 'rate-limited': {
         if (tooOld) return expire(outcome.kind === 'wait' ? `waiting (${outcome.reason})` : 'throttled by the CRM');
         // The limit stage turns CRM throttling into waits; reaching here means no limit stage ran.
-        return { kind: 'delay', ms: outcome.kind === 'wait' ? outcome.ms : (outcome.afterMs ?? 10_000) };
+        const ms = outcome.kind === 'wait' ? outcome.ms : (outcome.afterMs ?? 10_000);
+        const reason = outcome.kind === 'wait' ? outcome.reason : 'crm-throttle';
+        count('waited');
+        metrics?.waits.inc({ connector, reason });
+        metrics?.waitSeconds.inc({ connector, reason }, ms / 1000);
+        return { kind: 'delay', ms };
       }
       case 'retry': {
         const error = errorOf(outcome);
@@ -66,7 +76,10 @@ export function createRecordProcessor(connector: string, deps: { registry: Conne
         if (spent < 0) return 'continue';
         const decision = decideRetry(retryPolicy, spent, outcome.afterMs);
         if (decision.retry && tooOld) return expire(`retrying (${outcome.code})`);
-        if (decision.retry) return { kind: 'delay', ms: decision.waitMs };
+        if (decision.retry) {
+          count('retried');
+          return { kind: 'delay', ms: decision.waitMs };
+        }
         return (await deadLetter(ref, claimed, { ...error, code: 'RECSYNC_ERR_ATTEMPTS_EXHAUSTED', lastCode: outcome.code, attempts: spent }, configVersion, job)) ? 'continue' : { kind: 'done' };
       }
       case 'fatal':
@@ -82,8 +95,10 @@ export function createRecordProcessor(connector: string, deps: { registry: Conne
     }
   }
 
-  function deadLetter(ref: RecordRef, claimed: Claimed, error: Record<string, unknown>, configVersion: string, job: RecordJob): Promise<boolean> {
-    return store.deadLetter(ref, claimed, error, { configVersion, jobId: job.id });
+  async function deadLetter(ref: RecordRef, claimed: Claimed, error: Record<string, unknown>, configVersion: string, job: RecordJob): Promise<boolean> {
+    const more = await store.deadLetter(ref, claimed, error, { configVersion, jobId: job.id });
+    count('dead_lettered');
+    return more;
   }
 }
 
