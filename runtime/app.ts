@@ -17,6 +17,7 @@ import { checkAuthSettings, type ApiToken } from './http/auth.ts';
 import { buildServer, type LoggerOptions } from './http/server.ts';
 import { Ingest } from './ingest.ts';
 import { createRateLimiter, type RateLimiter } from './limiter/rate-limiter.ts';
+import { Metrics } from './metrics.ts';
 import { buildPipeline } from './pipeline.ts';
 import { QueueSystem } from './queue/record-queue.ts';
 import { connectRedis } from './redis/connect.ts';
@@ -128,7 +129,8 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     recoverFailed: (connector, ref, jobId) => recoverGivenUp(connector, ref, jobId, '(found by the sweeper)'),
     ...(options.sweepIntervalMs === undefined ? {} : { intervalMs: options.sweepIntervalMs }),
   });
-  const ingest = new Ingest({ registry, store, queues });
+  const metrics = new Metrics({ registry, store, queues, breakers, config });
+  const ingest = new Ingest({ registry, store, queues, metrics });
   const services: Services = {
     registry,
     store,
@@ -145,9 +147,12 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     audit: new AuditLog(redis, prefix),
     authOpen,
     sweeper,
+    metrics,
   };
 
-  const pipeline = buildPipeline([validateInput, transform, validateOutput, limit(limiterOf), breaker(breakers), send(sessionOf)]);
+  const pipeline = buildPipeline([validateInput, transform, validateOutput, limit(limiterOf), breaker(breakers), send(sessionOf)], undefined, {
+    observe: (stage, context, outcome, seconds) => metrics.stage.observe({ connector: context.connector.name, stage, outcome }, seconds),
+  });
   /** The connector's worker, once per process; it reads the registry's version in service at every job. */
   function startWorker(connector: ConnectorVersion): void {
     queues.startWorker(
@@ -157,7 +162,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
         lockDurationMs: options.worker?.lockDurationMs ?? Math.max(30_000, connector.timeoutMs * 3),
         ...(options.worker?.stalledIntervalMs === undefined ? {} : { stalledIntervalMs: options.worker.stalledIntervalMs }),
       },
-      createRecordProcessor(connector.name, { registry, store, pipeline }),
+      createRecordProcessor(connector.name, { registry, store, pipeline, metrics }),
       (job, error) => recoverGivenUp(connector.name, { connector: connector.name, tenant: job.data.tenant, object: job.data.object, recordId: job.data.recordId }, job.id, `after ${job.attemptsStarted} starts: ${error.message}`),
     );
   }

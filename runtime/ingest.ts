@@ -3,6 +3,7 @@ import { schemaErrors } from './config/json-schema.ts';
 import { RecsyncError, type ErrorCode, type ErrorDetail } from './errors.ts';
 import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { messagingAttributes, type QueueSystem, type RecordJobData } from './queue/record-queue.ts';
+import type { Metrics } from './metrics.ts';
 import { jobIdOf, type Action, type RecordStore } from './records/record-store.ts';
 import { attr, contextOf, traceparentOf, tracer } from './tracing.ts';
 
@@ -47,11 +48,13 @@ export class Ingest {
   readonly #registry: ConnectorRegistry;
   readonly #store: RecordStore;
   readonly #queues: QueueSystem;
+  readonly #metrics: Metrics | undefined;
 
-  constructor(deps: { registry: ConnectorRegistry; store: RecordStore; queues: QueueSystem }) {
+  constructor(deps: { registry: ConnectorRegistry; store: RecordStore; queues: QueueSystem; metrics?: Metrics }) {
     this.#registry = deps.registry;
     this.#store = deps.store;
     this.#queues = deps.queues;
+    this.#metrics = deps.metrics;
   }
 
   check(tasks: Task[]): TaskError[] {
@@ -133,6 +136,12 @@ export class Ingest {
       throw new RecsyncError('RECSYNC_ERR_REDIS_UNAVAILABLE', `Redis did not acknowledge the tasks (${(error as Error).message}); send them again: resending the same versions is safe`, [], { cause: error });
     } finally {
       for (const span of spans) span.end();
+    }
+    // Counted once Redis has acknowledged everything, like the 202, and as the ledger counts: a
+    // stale version is accepted and superseded at once.
+    for (const [index, item] of results.entries()) {
+      this.#metrics?.tasks.inc({ connector: tasks[index]!.connector, outcome: 'accepted' });
+      if (item.status === 'stale') this.#metrics?.tasks.inc({ connector: tasks[index]!.connector, outcome: 'superseded' });
     }
     return results;
   }

@@ -47,21 +47,36 @@ export interface StagePlugin {
   stage: Stage;
 }
 
+/** Told how long each stage took (its own time, without the stages after it) and how it ended. */
+export type StageObserver = (stage: string, context: TaskContext, outcome: Outcome['kind'] | 'error', seconds: number) => void;
+
 /**
  * Composes stages in order around a terminal handler. Each stage is wrapped in a span carrying
- * the outcome, so no stage or connector writes tracing code. Spans carry codes, never messages:
- * a message may quote the payload (a CRM's validation error, a mapping's result); the record's
- * last error and its dead letter keep the full text.
+ * the outcome and, given an observer, timed, so no stage or connector writes tracing or metrics
+ * code. Spans carry codes, never messages: a message may quote the payload (a CRM's validation
+ * error, a mapping's result); the record's last error and its dead letter keep the full text.
  */
-export function buildPipeline(plugins: StagePlugin[], terminal: Handler = async () => ({ kind: 'fatal', code: 'RECSYNC_ERR_INTERNAL', message: 'the pipeline has no send stage' })): Handler {
-  return plugins.reduceRight<Handler>((next, plugin) => traced(plugin.name, plugin.stage(next)), terminal);
+export function buildPipeline(
+  plugins: StagePlugin[],
+  terminal: Handler = async () => ({ kind: 'fatal', code: 'RECSYNC_ERR_INTERNAL', message: 'the pipeline has no send stage' }),
+  options: { observe?: StageObserver } = {},
+): Handler {
+  // Per task: the time the stages after the current one took, so each stage reports its own time.
+  // Stages hand the same context object on (they add to it), which makes it the key.
+  const innerTime = new WeakMap<TaskContext, number>();
+  return plugins.reduceRight<Handler>((next, plugin) => traced(plugin.name, plugin.stage(next), innerTime, options.observe), terminal);
 }
 
-function traced(name: string, handler: Handler): Handler {
+function traced(name: string, handler: Handler, innerTime: WeakMap<TaskContext, number>, observe: StageObserver | undefined): Handler {
   return (context) =>
     tracer().startActiveSpan(`recsync.stage.${name}`, async (span) => {
+      const started = performance.now();
+      const outer = innerTime.get(context) ?? 0;
+      innerTime.set(context, 0);
+      let kind: Outcome['kind'] | 'error' = 'error';
       try {
         const outcome = await handler(context);
+        kind = outcome.kind;
         span.setAttribute(attr.outcome, outcome.kind);
         if (outcome.kind === 'fatal' || outcome.kind === 'retry') {
           span.setAttribute(attr.errorCode, outcome.code);
@@ -76,6 +91,9 @@ function traced(name: string, handler: Handler): Handler {
         throw error;
       } finally {
         span.end();
+        const total = (performance.now() - started) / 1000;
+        observe?.(name, context, kind, Math.max(0, total - (innerTime.get(context) ?? 0)));
+        innerTime.set(context, outer + total);
       }
     });
 }

@@ -6,6 +6,7 @@ import type { ConnectorRegistry } from './connectors/registry.ts';
 import type { Ingest } from './ingest.ts';
 import type { EventRouter } from './rules/events.ts';
 import type { Sweeper } from './worker/sweeper.ts';
+import type { Metrics } from './metrics.ts';
 import type { RateLimiter } from './limiter/rate-limiter.ts';
 import type { QueueSystem } from './queue/record-queue.ts';
 import type { RecordStore } from './records/record-store.ts';
@@ -31,4 +32,6 @@ export interface Services {
   sweeper: Sweeper;
   /** The API runs without tokens (development mode on loopback). */
   authOpen: boolean;
+  /** This process's Prometheus metrics. */
+  metrics: Metrics;
 }

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RecsyncError } from '../errors.ts';
 
 /**
@@ -95,12 +95,34 @@ export function installAuth(app: FastifyInstance, settings: AuthSettings): void 
     const caller = open ? { name: 'anonymous (development mode, no tokens)', role: 'admin' as const } : identify(known, request);
     if (!caller) {
       void reply.header('www-authenticate', 'Bearer realm="recsync"');
-      throw new RecsyncError('RECSYNC_ERR_UNAUTHORIZED', 'send a valid API token: Authorization: Bearer <token>');
+      return refuse(reply, new RecsyncError('RECSYNC_ERR_UNAUTHORIZED', 'send a valid API token: Authorization: Bearer <token>'));
     }
     request.caller = caller;
     if (!grants[caller.role].has(needed)) {
-      throw new RecsyncError('RECSYNC_ERR_FORBIDDEN', `the token "${caller.name}" has the role ${caller.role}; ${request.method} ${request.routeOptions.url ?? request.url} needs ${needed}`);
+      return refuse(reply, new RecsyncError('RECSYNC_ERR_FORBIDDEN', `the token "${caller.name}" has the role ${caller.role}; ${request.method} ${request.routeOptions.url ?? request.url} needs ${needed}`));
     }
+  });
+}
+
+/**
+ * Answers a refusal here rather than throwing it: a plugin may install its own error handler for
+ * its routes (bull-board does), and a refusal must look the same on every route.
+ */
+function refuse(reply: FastifyReply, error: RecsyncError): FastifyReply {
+  return reply.status(error.status).send(error.toJSON());
+}
+
+/**
+ * Gives the routes that plugins registered in `scope` (after this call) a role, since they cannot
+ * say it themselves: `role` for reads (GET, HEAD), `admin` for anything else. Routes that name a
+ * role keep it.
+ */
+export function roleForRoutes(scope: FastifyInstance, role: Role): void {
+  scope.addHook('onRoute', (route) => {
+    if (route.config?.role !== undefined) return;
+    const methods = [route.method].flat();
+    const reads = methods.every((method) => method === 'GET' || method === 'HEAD');
+    route.config = { ...route.config, role: reads ? role : 'admin' };
   });
 }
 

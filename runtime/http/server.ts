@@ -1,11 +1,15 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import { errorCatalogue, isRecsyncError, RecsyncError } from '../errors.ts';
 import type { Services } from '../services.ts';
-import { installAuth, type AuthSettings } from './auth.ts';
+import { dashboardPath, queueDashboard } from '../queue/dashboard.ts';
+import { installAuth, roleForRoutes, type AuthSettings } from './auth.ts';
+import { registerOpenApi } from './openapi.ts';
+import { errorResponseSchema } from './schemas.ts';
 import { connectorRoutes } from './routes/connectors.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { recordRoutes } from './routes/records.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { traceLogFields, traceRequests } from './tracing.ts';
@@ -50,6 +54,10 @@ export function buildServer(services: Services, options: ServerOptions): Fastify
   });
 
   traceRequests(app);
+  // Response schemas document the answers (OpenAPI at /docs); answers are plain JSON.stringify as
+  // before, so a field the schema does not list is never dropped silently.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.addSchema(errorResponseSchema);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const mapped = toRecsyncError(error);
     if (mapped.status >= 500) request.log.error({ err: error }, mapped.message);
@@ -70,12 +78,22 @@ export function buildServer(services: Services, options: ServerOptions): Fastify
       .catch((error: Error) => request.log.error({ err: error, action, target }, 'audit log write failed'));
   });
 
+  // First: the OpenAPI document is made of the routes registered after it.
+  registerOpenApi(app);
   void app.register(healthRoutes, { services });
   void app.register(taskRoutes, { services });
   void app.register(eventRoutes, { services });
   void app.register(recordRoutes, { services });
   void app.register(connectorRoutes, { services });
   void app.register(deadLetterRoutes, { services });
+  void app.register(metricsRoutes, { services });
+  void app.register(
+    async (scope) => {
+      roleForRoutes(scope, 'read');
+      await scope.register(queueDashboard(services.queues, () => services.registry.slots().map((slot) => slot.name)));
+    },
+    { prefix: dashboardPath },
+  );
   return app;
 }
 

@@ -156,6 +156,12 @@ export class QueueSystem {
     return { waiting: counts['waiting'] ?? 0, active: counts['active'] ?? 0, delayed: counts['delayed'] ?? 0, failed: counts['failed'] ?? 0 };
   }
 
+  /** When the oldest job now waiting for a worker was queued (ms since the epoch), if any waits. */
+  async oldestWaitingAt(connector: string): Promise<number | undefined> {
+    const [oldest] = await this.queue(connector).getJobs(['wait'], 0, 0, true);
+    return oldest?.timestamp;
+  }
+
   /**
    * Stops taking jobs and waits up to `graceMs` for the ones in progress, then closes every
    * connection. Past the grace period (or with Redis gone) connections are cut: jobs still active

@@ -344,6 +344,11 @@ export class RecordStore {
     return { items, next, total: await this.#client.zcard(keys.index) };
   }
 
+  /** Dead letters kept for the connector, in any state. */
+  async deadLetterCount(connector: string): Promise<number> {
+    return this.#client.zcard(deadLetterKeys(this.prefix, connector).index);
+  }
+
   async status(ref: RecordRef): Promise<RecordStatus | undefined> {
     const key = recordKey(this.prefix, ref);
     const [f, error] = await Promise.all([this.#client.hgetall(key), this.#client.get(`${key}:e`)]);

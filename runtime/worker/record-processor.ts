@@ -5,6 +5,7 @@ import { messagingAttributes, type ProcessResult, type RecordJob } from '../queu
 import type { RecordRef, RecordStore, Claimed } from '../records/record-store.ts';
 import type { RetryPolicy } from '../connectors/load-connector.ts';
 import { attemptKey, attr, contextOf, tracer } from '../tracing.ts';
+import type { Metrics, TaskOutcome } from '../metrics.ts';
 import { decideRetry } from './retry-policy.ts';
 
 /** How long a record waits when its connector has no loaded configuration. */
@@ -22,8 +23,9 @@ const maxVersionsPerRun = 20;
  * the task that brought that version (its traceparent is kept in the record state): every run of
  * the job for one version, waits and retries included, lands in that task's trace.
  */
-export function createRecordProcessor(connector: string, deps: { registry: ConnectorRegistry; store: RecordStore; pipeline: Handler }) {
-  const { registry, store, pipeline } = deps;
+export function createRecordProcessor(connector: string, deps: { registry: ConnectorRegistry; store: RecordStore; pipeline: Handler; metrics?: Metrics }) {
+  const { registry, store, pipeline, metrics } = deps;
+  const count = (outcome: TaskOutcome) => metrics?.tasks.inc({ connector, outcome });
   return async function processRecordJob(job: RecordJob): Promise<ProcessResult> {
     const ref: RecordRef = { connector, tenant: job.data.tenant, object: job.data.object, recordId: job.data.recordId };
     // The consumer span starts when the worker picked the job up, though its parent is known only
@@ -107,13 +109,21 @@ export function createRecordProcessor(connector: string, deps: { registry: Conne
         const unsettledMs = (claimed.uncertainUntil ?? 0) - Date.now();
         if (unsettledMs > 0) return delay('unsettled', unsettledMs);
         span.setAttribute(attr.outcome, 'delivered');
-        return (await store.complete(ref, claimed.version, claimed.action, outcome.crmId)) ? 'continue' : { kind: 'done' };
+        const more = await store.complete(ref, claimed.version, claimed.action, outcome.crmId);
+        count('delivered');
+        metrics?.endToEnd.observe({ connector }, Math.max(0, Date.now() - claimed.acceptedAt) / 1000);
+        return more ? 'continue' : { kind: 'done' };
       }
       case 'wait':
       case 'rate-limited': {
         if (tooOld) return expire(outcome.kind === 'wait' ? `waiting (${outcome.reason})` : 'throttled by the CRM');
         // The limit stage turns CRM throttling into waits; reaching here means no limit stage ran.
-        return outcome.kind === 'wait' ? delay('wait', outcome.ms, { 'recsync.wait.reason': outcome.reason }) : delay('wait', outcome.afterMs ?? 10_000, { 'recsync.wait.reason': 'crm-throttle' });
+        const ms = outcome.kind === 'wait' ? outcome.ms : (outcome.afterMs ?? 10_000);
+        const reason = outcome.kind === 'wait' ? outcome.reason : 'crm-throttle';
+        count('waited');
+        metrics?.waits.inc({ connector, reason });
+        metrics?.waitSeconds.inc({ connector, reason }, ms / 1000);
+        return delay('wait', ms, { 'recsync.wait.reason': reason });
       }
       case 'retry': {
         const error = errorOf(outcome);
@@ -126,7 +136,10 @@ export function createRecordProcessor(connector: string, deps: { registry: Conne
         }
         const decision = decideRetry(retryPolicy, spent, outcome.afterMs);
         if (decision.retry && tooOld) return expire(`retrying (${outcome.code})`);
-        if (decision.retry) return delay('retry', decision.waitMs);
+        if (decision.retry) {
+          count('retried');
+          return delay('retry', decision.waitMs);
+        }
         return deadLetter({ ...error, code: 'RECSYNC_ERR_ATTEMPTS_EXHAUSTED', lastCode: outcome.code, attempts: spent });
       }
       case 'fatal':
@@ -148,6 +161,7 @@ export function createRecordProcessor(connector: string, deps: { registry: Conne
       const traced = span.spanContext();
       const traceId = span.isRecording() ? traced.traceId : undefined;
       const more = await store.deadLetter(ref, claimed, error, { configVersion, jobId: job.id, ...(traceId === undefined ? {} : { traceId }) });
+      count('dead_lettered');
       return more ? 'continue' : { kind: 'done' };
     }
   }

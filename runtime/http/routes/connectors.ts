@@ -4,8 +4,12 @@ import { dryRun, type DryRunInput } from '../../dry-run.ts';
 import { RecsyncError } from '../../errors.ts';
 import { defaultTenant } from '../../ingest.ts';
 import type { Services } from '../../services.ts';
+import { connectorStatusSchema, errorRef } from '../schemas.ts';
 
 type Name = { Params: { name: string } };
+
+const unknownConnector = errorRef('No connector of that name (RECSYNC_ERR_UNKNOWN_CONNECTOR).');
+const steered = { type: 'object', properties: { name: { type: 'string' }, state: { enum: ['running', 'paused', 'config-error'] } } } as const;
 
 const tenantQuery = {
   type: 'object',
@@ -24,30 +28,61 @@ export const connectorRoutes: FastifyPluginAsync<{ services: Services }> = async
     return slot;
   };
 
-  app.get<{ Querystring: { tenant?: string } }>('/v1/connectors', { config: { role: 'read' }, schema: { querystring: tenantQuery } }, async (request) => {
+  app.get<{ Querystring: { tenant?: string } }>(
+    '/v1/connectors',
+    {
+      config: { role: 'read' },
+      schema: {
+        tags: ['connectors'],
+        summary: 'Every connector: state, versions, counters, queue, rate budget, breakers',
+        querystring: tenantQuery,
+        response: { 200: { description: 'Every connector.', type: 'object', properties: { warning: { type: 'string', description: 'Only when the API runs without tokens.' }, connectors: { type: 'array', items: connectorStatusSchema } } } },
+      },
+    },
+    async (request) => {
     const instances = await services.config.instances();
     const connectors = await Promise.all(services.registry.slots().map((slot) => describeConnector(services, slot, instances, request.query.tenant ?? defaultTenant)));
     return { ...(services.authOpen ? { warning: 'the API runs WITHOUT tokens (development mode on loopback): every caller is admin' } : {}), connectors };
-  });
+    },
+  );
 
-  app.get<Name & { Querystring: { tenant?: string } }>('/v1/connectors/:name', { config: { role: 'read' }, schema: { querystring: tenantQuery } }, async (request) =>
+  app.get<Name & { Querystring: { tenant?: string } }>(
+    '/v1/connectors/:name',
+    { config: { role: 'read' }, schema: { tags: ['connectors'], summary: 'One connector, in detail', querystring: tenantQuery, response: { 200: { description: 'The connector.', ...connectorStatusSchema }, 404: unknownConnector } } },
+    async (request) =>
     describeConnector(services, slotOf(request.params.name), await services.config.instances(), request.query.tenant ?? defaultTenant),
   );
 
-  app.post<Name>('/v1/connectors/:name/pause', { config: { role: 'operate', audit: 'connector.pause' } }, async (request) => {
+  const steer = (summary: string) => ({ tags: ['connectors'], summary, response: { 200: { description: 'The state now.', ...steered }, 404: unknownConnector } });
+
+  app.post<Name>('/v1/connectors/:name/pause', { config: { role: 'operate', audit: 'connector.pause' }, schema: steer('Stop delivering on every instance until resumed (persisted; work in progress finishes)') }, async (request) => {
     slotOf(request.params.name);
     await services.queues.pause(request.params.name);
     return { name: request.params.name, state: 'paused' };
   });
 
-  app.post<Name>('/v1/connectors/:name/resume', { config: { role: 'operate', audit: 'connector.resume' } }, async (request) => {
+  app.post<Name>('/v1/connectors/:name/resume', { config: { role: 'operate', audit: 'connector.resume' }, schema: steer('Deliver again, on every instance') }, async (request) => {
     const slot = slotOf(request.params.name);
     await services.queues.resume(request.params.name);
     return { name: request.params.name, state: slot.current ? 'running' : 'config-error' };
   });
 
   // Reload also takes a connector folder that appeared since the start.
-  app.post<Name>('/v1/connectors/:name/reload', { config: { role: 'operate', audit: 'connector.reload' } }, async (request, reply) => {
+  app.post<Name>(
+    '/v1/connectors/:name/reload',
+    {
+      config: { role: 'operate', audit: 'connector.reload' },
+      schema: {
+        tags: ['connectors'],
+        summary: "Build the connector anew from its files and swap it in on every instance, or refuse it",
+        response: {
+          200: { description: 'The version in service now.', type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' }, changed: { type: 'boolean' } } },
+          404: unknownConnector,
+          422: errorRef('The new configuration does not load (RECSYNC_ERR_CONFIG_REFUSED): `details` name file, line and field; `version` is the one that stays in service.'),
+        },
+      },
+    },
+    async (request, reply) => {
     const result = await services.config.reload(request.params.name);
     if (result.ok) return { name: request.params.name, version: result.version.version, changed: result.changed };
     if (result.current === null && !services.registry.slot(request.params.name)) {
@@ -55,7 +90,8 @@ export const connectorRoutes: FastifyPluginAsync<{ services: Services }> = async
     }
     const error = new RecsyncError('RECSYNC_ERR_CONFIG_REFUSED', `the new configuration of ${request.params.name} does not load; version ${result.current ?? '(none)'} stays in service`, result.errors);
     return reply.status(error.status).send({ ...error.toJSON(), version: result.current });
-  });
+    },
+  );
 
   app.post<Name & { Body: DryRunInput }>(
     '/v1/connectors/:name/dry-run',
@@ -63,6 +99,17 @@ export const connectorRoutes: FastifyPluginAsync<{ services: Services }> = async
       config: { role: 'read' },
       bodyLimit: 256 * 1024,
       schema: {
+        tags: ['connectors'],
+        summary: 'What the CRM would receive for a sample record, without sending it',
+        response: {
+          200: {
+            description: '`ok: true` with the mapped `record`, or `ok: false` with the `stage` that refused it and its `error`.',
+            type: 'object',
+            properties: { ok: { type: 'boolean' }, configVersion: { type: 'string' }, record: { type: ['object', 'null'] }, stage: { type: 'string' }, error: { type: 'object' } },
+          },
+          404: unknownConnector,
+          503: errorRef('The connector has no loaded configuration (RECSYNC_ERR_CONNECTOR_UNAVAILABLE).'),
+        },
         body: {
           type: 'object',
           additionalProperties: false,
@@ -90,6 +137,18 @@ export const connectorRoutes: FastifyPluginAsync<{ services: Services }> = async
     {
       config: { role: 'admin' },
       schema: {
+        tags: ['operations'],
+        summary: 'The audit log of mutations, newest first',
+        response: {
+          200: {
+            description: 'A page of entries; `next` is the `before` of the next page.',
+            type: 'object',
+            properties: {
+              items: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, at: { type: 'string' }, who: { type: 'string' }, role: { type: 'string' }, action: { type: 'string' }, target: { type: 'object' }, status: { type: 'integer' }, requestId: { type: 'string' }, ip: { type: 'string' } } } },
+              next: { type: ['string', 'null'] },
+            },
+          },
+        },
         querystring: {
           type: 'object',
           additionalProperties: false,

@@ -3,8 +3,11 @@ import { replayDeadLetters } from '../../dead-letters.ts';
 import { RecsyncError } from '../../errors.ts';
 import type { DeadLetterQuery } from '../../records/record-store.ts';
 import type { Services } from '../../services.ts';
+import { deadLetterSchema, errorRef } from '../schemas.ts';
 
 const timeSchema = { type: 'string', format: 'date-time' } as const;
+const unknownConnector = errorRef('No connector of that name (RECSYNC_ERR_UNKNOWN_CONNECTOR).');
+const noSuchLetter = errorRef('No such dead letter (RECSYNC_ERR_NOT_FOUND).');
 
 /** The dead-letter queue of a connector: list, show, replay, drop. */
 export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
@@ -17,6 +20,13 @@ export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     {
       config: { role: 'read' },
       schema: {
+        tags: ['dead letters'],
+        summary: "A connector's dead letters, oldest first, filtered and paginated",
+        response: {
+          200: { description: 'A page; `next` is the cursor of the next page, `total` counts every letter.', type: 'object', properties: { items: { type: 'array', items: deadLetterSchema }, next: { type: ['string', 'null'] }, total: { type: 'integer' } } },
+          400: errorRef('A bad query (RECSYNC_ERR_VALIDATION).'),
+          404: unknownConnector,
+        },
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -45,12 +55,16 @@ export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     },
   );
 
-  app.get<{ Params: { name: string; id: string } }>('/v1/connectors/:name/dlq/:id', { config: { role: 'read' } }, async (request) => {
+  app.get<{ Params: { name: string; id: string } }>(
+    '/v1/connectors/:name/dlq/:id',
+    { config: { role: 'read' }, schema: { tags: ['dead letters'], summary: 'One dead letter, with its payload', response: { 200: { description: 'The letter.', ...deadLetterSchema }, 404: noSuchLetter } } },
+    async (request) => {
     known(request.params.name);
     const entry = await services.store.getDeadLetter(request.params.name, request.params.id);
     if (!entry) throw new RecsyncError('RECSYNC_ERR_NOT_FOUND', `no dead letter ${request.params.id} for connector ${request.params.name}`);
     return entry;
-  });
+    },
+  );
 
   app.post<{ Params: { name: string }; Body: { ids?: string[]; from?: string; to?: string; all?: boolean } }>(
     '/v1/connectors/:name/dlq/replay',
@@ -58,6 +72,22 @@ export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = asyn
       config: { role: 'operate', audit: 'dlq.replay' },
       bodyLimit: 256 * 1024,
       schema: {
+        tags: ['dead letters'],
+        summary: 'Send dead letters again: by ids, by time range, or all',
+        response: {
+          200: {
+            description: 'What happened to each letter.',
+            type: 'object',
+            properties: {
+              replayed: { type: 'integer' },
+              superseded: { type: 'integer' },
+              skipped: { type: 'integer' },
+              items: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, result: { enum: ['replayed', 'superseded', 'skipped'] }, reason: { type: 'string' } } } },
+            },
+          },
+          400: errorRef('The body says nothing to replay, or is malformed (RECSYNC_ERR_VALIDATION).'),
+          404: unknownConnector,
+        },
         body: {
           type: 'object',
           additionalProperties: false,
@@ -87,12 +117,16 @@ export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     },
   );
 
-  app.delete<{ Params: { name: string; id: string } }>('/v1/connectors/:name/dlq/:id', { config: { role: 'admin', audit: 'dlq.drop' } }, async (request, reply) => {
+  app.delete<{ Params: { name: string; id: string } }>(
+    '/v1/connectors/:name/dlq/:id',
+    { config: { role: 'admin', audit: 'dlq.drop' }, schema: { tags: ['dead letters'], summary: 'Drop one dead letter for good', response: { 204: { description: 'Dropped.', type: 'null' }, 404: noSuchLetter } } },
+    async (request, reply) => {
     known(request.params.name);
     if (!(await services.store.dropDeadLetter(request.params.name, request.params.id))) {
       throw new RecsyncError('RECSYNC_ERR_NOT_FOUND', `no dead letter ${request.params.id} for connector ${request.params.name}`);
     }
     request.log.warn({ connector: request.params.name, id: request.params.id }, 'dead letter dropped');
     return reply.status(204).send();
-  });
+    },
+  );
 };

@@ -3,7 +3,7 @@ import { createAjv, schemaErrors } from '../../config/json-schema.ts';
 import { RecsyncError } from '../../errors.ts';
 import type { ChangeEvent } from '../../rules/rules.ts';
 import type { Services } from '../../services.ts';
-import { eventArraySchema, eventSchema } from '../schemas.ts';
+import { acceptedEventsSchema, errorRef, eventArraySchema, eventBodySchema, eventExplanationSchema, eventSchema } from '../schemas.ts';
 
 const ajv = createAjv();
 const validateEvent = ajv.compile(eventSchema);
@@ -26,7 +26,26 @@ function eventsOf(body: unknown): ChangeEvent[] {
  * `POST /v1/events/dry-run`: which rules match one event and what each connector would receive.
  */
 export const eventRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
-  app.post('/v1/events', { config: { role: 'ingest' } }, async (request, reply) => {
+  app.post(
+    '/v1/events',
+    {
+      config: { role: 'ingest' },
+      schema: {
+        tags: ['events'],
+        summary: "Send change events; each connector's rules decide what it receives",
+        description: 'All or nothing, like tasks: a failing rule condition or a decided task its connector refuses refuses every event (`errors`, by event index and connector).',
+        body: eventBodySchema,
+        response: {
+          202: { description: 'Every event decided, every decided task accepted.', ...acceptedEventsSchema },
+          400: errorRef('The body does not match the event schema.'),
+          422: errorRef('A rule condition failed (RECSYNC_ERR_RULE_FAILED) or a decided task was refused; `errors` lists each.'),
+          503: errorRef('Redis is not reachable.'),
+        },
+      },
+      // Validated by the handler with the same objects, so that every invalid event is named by index.
+      validatorCompiler: () => () => true,
+    },
+    async (request, reply) => {
     const events = eventsOf(request.body);
     const result = await services.events.accept(events);
     if (!result.ok) {
@@ -37,11 +56,25 @@ export const eventRoutes: FastifyPluginAsync<{ services: Services }> = async (ap
       });
     }
     return reply.status(202).send({ events: events.length, accepted: result.accepted, decisions: result.decisions });
-  });
+    },
+  );
 
-  app.post('/v1/events/dry-run', { config: { role: 'read' } }, async (request) => {
+  app.post(
+    '/v1/events/dry-run',
+    {
+      config: { role: 'read' },
+      schema: {
+        tags: ['events'],
+        summary: 'For one event: which rules hold and what each connector would receive',
+        body: eventSchema,
+        response: { 200: { description: 'Per connector with rules: the rules, the decision and the dry run.', ...eventExplanationSchema }, 400: errorRef('The body is not one valid event.') },
+      },
+      validatorCompiler: () => () => true,
+    },
+    async (request) => {
     const [event] = eventsOf(request.body);
     if (Array.isArray(request.body)) throw new RecsyncError('RECSYNC_ERR_VALIDATION', 'send one event to a dry run', [{ field: '(root)', message: 'must be one event, not an array' }]);
     return { connectors: await services.events.explain(event!) };
-  });
+    },
+  );
 };

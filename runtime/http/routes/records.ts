@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { RecsyncError } from '../../errors.ts';
 import { defaultTenant } from '../../ingest.ts';
 import type { Services } from '../../services.ts';
+import { errorRef, recordStatusSchema } from '../schemas.ts';
 
 /** `GET /v1/records/:connector/:recordId`: was change X of record Y delivered, and what is its CRM id? */
 export const recordRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
@@ -10,6 +11,13 @@ export const recordRoutes: FastifyPluginAsync<{ services: Services }> = async (a
     {
       config: { role: 'read' },
       schema: {
+        tags: ['records'],
+        summary: 'State of one record for one connector: versions, CRM id, last error',
+        response: {
+          200: { description: 'The record.', ...recordStatusSchema },
+          400: errorRef('The connector has several objects and no ?object= was given (RECSYNC_ERR_VALIDATION).'),
+          404: errorRef('No such connector (RECSYNC_ERR_UNKNOWN_CONNECTOR) or record (RECSYNC_ERR_NOT_FOUND).'),
+        },
         querystring: {
           type: 'object',
           additionalProperties: false,
