@@ -3,6 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { limit, withSafetyMargin } from '../plugins/limit.ts';
 import { breaker } from '../plugins/breaker.ts';
 import { send } from '../plugins/send.ts';
+import { decideConflict, suppressEcho, yieldToCrm } from '../plugins/conflict.ts';
+import { rememberWrite } from '../plugins/fingerprint.ts';
+import { readBack } from '../plugins/read-back.ts';
+import { deliverToSink } from '../plugins/sink.ts';
 import { transform } from '../plugins/transform.ts';
 import { validateInput } from '../plugins/validate-input.ts';
 import { validateOutput } from '../plugins/validate-output.ts';
@@ -17,12 +21,14 @@ import { checkAuthSettings, type ApiToken } from './http/auth.ts';
 import { buildServer, type LoggerOptions } from './http/server.ts';
 import { Ingest } from './ingest.ts';
 import { createRateLimiter, type RateLimiter } from './limiter/rate-limiter.ts';
-import { buildPipeline } from './pipeline.ts';
+import { buildPipeline, type Handler } from './pipeline.ts';
 import { QueueSystem } from './queue/record-queue.ts';
 import { connectRedis } from './redis/connect.ts';
 import { jobIdOf, RecordStore } from './records/record-store.ts';
 import type { Services } from './services.ts';
 import { EventRouter } from './rules/events.ts';
+import { inboundName } from './sync/two-way.ts';
+import { WebhookReceiver } from './sync/webhooks.ts';
 import { startTelemetry, type Telemetry } from './telemetry.ts';
 import { createRecordProcessor } from './worker/record-processor.ts';
 
@@ -97,6 +103,17 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
       setTimeout(() => void session.http.close().catch(() => {}), 3 * version.timeoutMs).unref();
     }
   };
+  // The internal system's endpoint, per configuration version (a reload may point it elsewhere).
+  const sinks = new Map<ConnectorVersion, ClosableHttpClient>();
+  const sinkOf = (connector: ConnectorVersion) => {
+    let sink = sinks.get(connector);
+    if (!sink) {
+      const { url, token, timeoutMs } = connector.inbound!.sink;
+      sink = createHttpClient({ baseUrl: url, credentials: createCredentials(token === undefined ? { type: 'none' } : { type: 'bearer', token }, { timeoutMs }), timeoutMs, connections: connector.concurrency });
+      sinks.set(connector, sink);
+    }
+    return sink;
+  };
   const sessionOf = (connector: ConnectorVersion) => {
     let session = sessions.get(connector);
     if (!session) {
@@ -116,6 +133,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     onLoaded: (version) => {
       retireSessions(version);
       if (workers) startWorker(version);
+      if (workers) startInboundWorker(version);
     },
   });
   const ingest = new Ingest({ registry, store, queues });
@@ -125,6 +143,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     queues,
     ingest,
     events: new EventRouter({ registry, ingest, store }),
+    webhooks: new WebhookReceiver({ registry, ingest, store, redis, prefix }),
     breakers,
     limiterOf,
     ping: async () => {
@@ -136,7 +155,34 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     authOpen,
   };
 
-  const pipeline = buildPipeline([validateInput, transform, validateOutput, limit(limiterOf), breaker(breakers), send(sessionOf)]);
+  const pipeline = buildPipeline([validateInput, transform, validateOutput, yieldToCrm(store), limit(limiterOf), breaker(breakers), rememberWrite(store), send(sessionOf)]);
+  // The way back: read the object back within the CRM's budget and breaker, then the outbound
+  // stages mirrored (validate the CRM object, echo and conflict checks, map, validate our model)
+  // and the sink. Two pipelines, so that the sink's failures never count against the CRM's breaker.
+  const readPart = buildPipeline([limit(limiterOf), breaker(breakers), readBack(sessionOf)]);
+  const deliverPart = buildPipeline([validateInput, suppressEcho(store), decideConflict(store), transform, validateOutput, deliverToSink(sinkOf, store)]);
+  const inboundPipeline: Handler = async (context) => {
+    const read = await readPart(context);
+    return read.kind === 'delivered' ? deliverPart(context) : read;
+  };
+  /** The way back of a connector whose manifest declares `inbound`: its own queue, record state and dead letters (`<name>.in`). */
+  function startInboundWorker(connector: ConnectorVersion): void {
+    if (!connector.inbound) return;
+    const name = inboundName(connector.name);
+    queues.startWorker(
+      name,
+      { concurrency: connector.concurrency, lockDurationMs: options.worker?.lockDurationMs ?? Math.max(30_000, connector.timeoutMs * 3), ...(options.worker?.stalledIntervalMs === undefined ? {} : { stalledIntervalMs: options.worker.stalledIntervalMs }) },
+      createRecordProcessor(name, {
+        registry,
+        store,
+        pipeline: inboundPipeline,
+        resolve: (r, object) => {
+          const version = r.get(connector.name);
+          return version && { version, plan: version.inbound?.objects.get(object) };
+        },
+      }),
+    );
+  }
   /** The connector's worker, once per process; it reads the registry's version in service at every job. */
   function startWorker(connector: ConnectorVersion): void {
     queues.startWorker(
@@ -156,6 +202,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     );
   }
   if (workers) for (const connector of registry.ready()) startWorker(connector);
+  if (workers) for (const connector of registry.ready()) startInboundWorker(connector);
   await config.start();
   if (options.watch) config.watch();
 
@@ -178,6 +225,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
       await queues.close(options.shutdownGraceMs);
       breakers.shutdown();
       await Promise.all([...sessions.values()].map((session) => session.http.close()));
+      await Promise.all([...sinks.values()].map((sink) => sink.close()));
       await redis.quit().catch(() => redis.disconnect());
       // Last: the spans of the jobs that finished during the grace period are exported too.
       await telemetry.shutdown();

@@ -8,6 +8,7 @@ import type { EventRouter } from './rules/events.ts';
 import type { RateLimiter } from './limiter/rate-limiter.ts';
 import type { QueueSystem } from './queue/record-queue.ts';
 import type { RecordStore } from './records/record-store.ts';
+import type { WebhookReceiver } from './sync/webhooks.ts';
 
 /** What the HTTP routes and workers share; built once by `createRecsync`, passed explicitly. */
 export interface Services {
@@ -15,6 +16,8 @@ export interface Services {
   store: RecordStore;
   queues: QueueSystem;
   ingest: Ingest;
+  /** The CRMs' webhooks (the way back). */
+  webhooks: WebhookReceiver;
   /** Change events decided by the connectors' rules. */
   events: EventRouter;
   breakers: BreakerRegistry;

@@ -9,6 +9,7 @@ import { healthRoutes } from './routes/health.ts';
 import { recordRoutes } from './routes/records.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { traceLogFields, traceRequests } from './tracing.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 /** Where log lines go, and from which level; `stream` defaults to stdout. */
 export interface LoggerOptions {
@@ -76,6 +77,7 @@ export function buildServer(services: Services, options: ServerOptions): Fastify
   void app.register(recordRoutes, { services });
   void app.register(connectorRoutes, { services });
   void app.register(deadLetterRoutes, { services });
+  void app.register(webhookRoutes, { services });
   return app;
 }
 
