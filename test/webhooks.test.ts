@@ -108,7 +108,18 @@ describe('the way back, through the sandbox', () => {
     assert.equal(delivery.crmId, crmId);
     assert.deepEqual(delivery.record, { email: 'grace@example.com', firstName: 'Grace B.', lastName: 'Hopper' });
     assert.match(delivery.key, new RegExp(`^hubspot/contact/${crmId}@\\d+$`));
-    const status = await (await fetch(`${recsync.url}/v1/records/hubspot.in/${crmId}?object=contact`)).json() as Record<string, unknown>;
-    assert.equal(status['deliveredVersion'] !== null, true);
+    // The way back's record state, and the connector's status, show it.
+    const response = await fetch(`${recsync.url}/v1/records/hubspot.in/${crmId}`);
+    assert.equal(response.status, 200);
+    const status = (await response.json()) as Record<string, unknown>;
+    assert.equal(status['deliveredVersion'], delivery.version);
+    assert.equal(status['crmId'], crmId);
+    const connector = (await (await fetch(`${recsync.url}/v1/connectors/hubspot`)).json()) as { inbound: Record<string, any> };
+    assert.equal(connector.inbound['name'], 'hubspot.in');
+    assert.ok(connector.inbound['echoesSuppressed'] >= 1);
+    assert.ok(connector.inbound['deliveredToSink'] >= 1);
+    assert.ok(connector.inbound['webhooks'].rejected.signature >= 1);
+    const ours = (await (await fetch(`${recsync.url}/v1/records/hubspot/w-1?object=contact`)).json()) as Record<string, any>;
+    assert.equal(ours['decision'], null, 'the CRM change of w-1 was no conflict');
   });
 });
