@@ -1,6 +1,6 @@
 import type { InboundPlan } from '../runtime/connectors/load-connector.ts';
 import type { StagePlugin } from '../runtime/pipeline.ts';
-import type { RecordStore, SyncDecision } from '../runtime/records/record-store.ts';
+import type { RecordStatus, RecordStore, SyncDecision } from '../runtime/records/record-store.ts';
 import { conflictWinner, deletedFingerprint, fingerprint, inboundName } from '../runtime/sync/two-way.ts';
 
 /** How long a CRM change waits while our own write of the same record may be on the wire. */
@@ -29,9 +29,10 @@ export function suppressEcho(store: RecordStore): StagePlugin {
 
 /**
  * Inbound: the CRM changed a record while a change of ours to it is still owed. The object's
- * policy decides once, and the decision is written on our record, where the outbound side reads
- * it before sending: the CRM's win skips our owed version; our win skips the CRM's change (our
- * write will overwrite it). While our write may be on the wire, the decision waits for it.
+ * policy decides, and the decision is written on our record, where the outbound side reads it
+ * right before sending (plugins/fingerprint.ts): the CRM's win skips our owed version; our win
+ * skips the CRM's change (our write will overwrite it). While our write is on the wire, the
+ * change waits for it to land and is then read back again.
  */
 export function decideConflict(store: RecordStore): StagePlugin {
   return {
@@ -41,12 +42,17 @@ export function decideConflict(store: RecordStore): StagePlugin {
       const ours = { connector: context.connector.name, tenant: context.tenant, object: context.object, recordId: context.ourRecordId };
       const status = await store.status(ours);
       if (!status || (!status.pending && status.inFlightVersion === null)) return next(context);
-      if (status.inFlightVersion !== null) return { kind: 'wait', ms: inFlightWaitMs, reason: 'conflict' };
       const policy = (context.plan as InboundPlan).conflict;
       const oursAcceptedAt = Date.parse(status.acceptedAt ?? '') || 0;
       const winner = conflictWinner(policy, context.version, oursAcceptedAt);
       const decision: SyncDecision = { kind: 'conflict', winner, policy, crmChangedAt: context.version, oursAcceptedAt, version: context.version, at: Date.now() };
       await store.decide(ours, decision);
+      // Our write may be on the wire (it marked itself before it read the decision, so it may not
+      // have seen it), or may have landed since the status above was read: either way, wait, then
+      // read the CRM object again and decide on what the CRM holds then.
+      if (await store.writing(ours)) return { kind: 'wait', ms: inFlightWaitMs, reason: 'conflict' };
+      const again = await store.status(ours);
+      if (!again || progress(again) !== progress(status)) return { kind: 'wait', ms: inFlightWaitMs, reason: 'conflict' };
       await store.countSync(context.connector.name, `conflicts.${winner}`);
       if (winner === 'ours') return { kind: 'skipped', decision };
       await store.decide({ connector: inboundName(context.connector.name), tenant: context.tenant, object: context.object, recordId: context.recordId }, decision);
@@ -55,18 +61,7 @@ export function decideConflict(store: RecordStore): StagePlugin {
   };
 }
 
-/**
- * Outbound, before the rate limit: a version of ours that lost a conflict to the CRM (decided by
- * the way back) is not sent; it finishes as superseded, with the decision on the record.
- */
-export function yieldToCrm(store: RecordStore): StagePlugin {
-  return {
-    name: 'conflict',
-    stage: (next) => async (context) => {
-      if (!context.connector.inbound?.objects.has(context.object)) return next(context);
-      const decision = await store.decision({ connector: context.connector.name, tenant: context.tenant, object: context.object, recordId: context.recordId });
-      const lost = decision?.kind === 'conflict' && decision.winner === 'crm' && decision.oursAcceptedAt !== undefined && context.acceptedAt <= decision.oursAcceptedAt;
-      return lost ? { kind: 'skipped', decision: { ...decision, version: context.version } } : next(context);
-    },
-  };
+/** What moves when our side makes progress on a record: a new version, a claim, a delivery. */
+function progress(status: RecordStatus): string {
+  return `${status.latestVersion}|${status.acceptedAt}|${status.pending}|${status.inFlightVersion}|${status.deliveredVersion}`;
 }

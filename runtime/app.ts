@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { limit, withSafetyMargin } from '../plugins/limit.ts';
 import { breaker } from '../plugins/breaker.ts';
 import { send } from '../plugins/send.ts';
-import { decideConflict, suppressEcho, yieldToCrm } from '../plugins/conflict.ts';
-import { rememberWrite } from '../plugins/fingerprint.ts';
+import { decideConflict, suppressEcho } from '../plugins/conflict.ts';
+import { twoWayGuard } from '../plugins/fingerprint.ts';
 import { readBack } from '../plugins/read-back.ts';
 import { deliverToSink } from '../plugins/sink.ts';
 import { transform } from '../plugins/transform.ts';
@@ -155,7 +155,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     authOpen,
   };
 
-  const pipeline = buildPipeline([validateInput, transform, validateOutput, yieldToCrm(store), limit(limiterOf), breaker(breakers), rememberWrite(store), send(sessionOf)]);
+  const pipeline = buildPipeline([validateInput, transform, validateOutput, limit(limiterOf), breaker(breakers), twoWayGuard(store), send(sessionOf)]);
   // The way back: read the object back within the CRM's budget and breaker, then the outbound
   // stages mirrored (validate the CRM object, echo and conflict checks, map, validate our model)
   // and the sink. Two pipelines, so that the sink's failures never count against the CRM's breaker.

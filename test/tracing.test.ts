@@ -81,8 +81,8 @@ async function until(tenant: string, recordId: string, outcome: string): Promise
   );
 }
 
-// conflict and fingerprint are the two-way sync's stages: they run for every connector, and do nothing without `inbound`.
-const stages = ['validate-input', 'transform', 'validate-output', 'conflict', 'limit', 'breaker', 'fingerprint', 'send'].map((name) => `recsync.stage.${name}`);
+// two-way is the two-way sync's guard: it runs for every connector, and does nothing without `inbound`.
+const stages = ['validate-input', 'transform', 'validate-output', 'limit', 'breaker', 'two-way', 'send'].map((name) => `recsync.stage.${name}`);
 
 describe('tracing', () => {
   it('a delivered task is one trace: request, enqueue, worker, every stage, the CRM request', async () => {
@@ -177,7 +177,7 @@ describe('tracing', () => {
       assert.equal(wait.parentSpanId, delivered.parentSpanId);
       assert.equal(delivered.attributes['recsync.attempt'], wait.attributes['recsync.attempt'], 'waiting spent no attempt');
       const under = descendants(wait);
-      assert.deepEqual(under.map((s) => s.name), stages.slice(0, 5), 'the run stopped at the limit stage');
+      assert.deepEqual(under.map((s) => s.name), stages.slice(0, 4), 'the run stopped at the limit stage');
       assert.equal(under.at(-1)!.attributes['recsync.outcome'], 'wait');
       assert.ok(delivered.start >= wait.start + Number(wait.attributes['recsync.delay_ms']) - 1, 'the next run came after the wait the span states');
     }

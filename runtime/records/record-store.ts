@@ -86,6 +86,9 @@ export interface StoreClient extends ScriptClient {
   zcard(key: string): Promise<number>;
   hincrby(key: string, field: string, increment: number): Promise<number>;
   set(key: string, value: string): Promise<unknown>;
+  psetex(key: string, ms: number, value: string): Promise<unknown>;
+  del(key: string): Promise<number>;
+  exists(key: string): Promise<number>;
 }
 
 const actions = { upsert: 'u', delete: 'd' } as const;
@@ -262,6 +265,22 @@ export class RecordStore {
   async addFingerprint(ref: RecordRef, fingerprint: string): Promise<void> {
     const kept = (await this.fingerprints(ref)).filter((f) => f !== fingerprint).slice(0, 2);
     await this.#client.set(`${recordKey(this.prefix, ref)}:f`, [fingerprint, ...kept].join(','));
+  }
+
+  /**
+   * Marks a write of the record to the CRM as on its way (until `endWrite`, or `ttlMs` after a
+   * crash). With `decide` it forms a handshake: each side writes its mark, then reads the other's.
+   */
+  async beginWrite(ref: RecordRef, ttlMs: number): Promise<void> {
+    await this.#client.psetex(`${recordKey(this.prefix, ref)}:s`, Math.max(1, Math.ceil(ttlMs)), '1');
+  }
+
+  async endWrite(ref: RecordRef): Promise<void> {
+    await this.#client.del(`${recordKey(this.prefix, ref)}:s`);
+  }
+
+  async writing(ref: RecordRef): Promise<boolean> {
+    return (await this.#client.exists(`${recordKey(this.prefix, ref)}:s`)) === 1;
   }
 
   /** Adds to the connector's two-way sync counters (echoes suppressed, conflicts by winner, webhooks rejected, ...). */

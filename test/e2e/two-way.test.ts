@@ -110,7 +110,15 @@ it(`syncs ${records} contacts both ways at once: both sides equal, no echo sent 
   for (const [recordId, object] of crm) {
     const mine = internal.get(recordId) as Record<string, unknown> | undefined;
     assert.ok(mine, `${recordId} reached our system`);
-    assert.deepEqual({ email: mine['email'], firstName: mine['firstName'], lastName: mine['lastName'] }, view(object), recordId);
+    const story = async () =>
+      JSON.stringify({
+        ours: await store.status({ connector: 'hubspot', tenant: 'default', object: 'contact', recordId }),
+        back: await store.status({ connector: 'hubspot.in', tenant: 'default', object: 'contact', recordId: object.id }),
+        sink: sink.deliveries.filter((d) => d.recordId === recordId),
+        crm: object,
+      });
+    const equal = JSON.stringify({ email: mine['email'], firstName: mine['firstName'], lastName: mine['lastName'] }) === JSON.stringify(view(object));
+    assert.ok(equal, `${recordId} differs: ours ${JSON.stringify(mine)}; ${await story()}`);
   }
   for (const i of crmOnly) assert.equal(internal.get(id(i))!['firstName'], `crm-${i}`);
   for (const i of oursOnly) assert.equal(crm.get(id(i))!.properties['firstname'], `ours-${i}`);
@@ -180,6 +188,7 @@ it('decides a conflict by the policy (lastWriter) once, for both directions, and
   const sync = await store.syncCounters('hubspot');
   assert.equal((sync['conflicts.crm'] ?? 0) - (syncBefore['conflicts.crm'] ?? 0), 1);
   assert.equal((sync['conflicts.ours'] ?? 0) - (syncBefore['conflicts.ours'] ?? 0), 1);
+  assert.equal((sync['oursYielded'] ?? 0) - (syncBefore['oursYielded'] ?? 0), 1, 'our version 2 of cf-a was not sent');
   const out = await store.counters('hubspot');
   assert.equal(out.accepted, out.delivered + out.superseded);
 });

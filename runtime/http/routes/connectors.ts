@@ -142,7 +142,7 @@ async function describeConnector(services: Services, slot: ConnectorSlot, instan
           counters: inboundCounters,
           queue: inboundQueue,
           echoesSuppressed: sync['echoesSuppressed'] ?? 0,
-          conflicts: { crm: sync['conflicts.crm'] ?? 0, ours: sync['conflicts.ours'] ?? 0 },
+          conflicts: { crm: sync['conflicts.crm'] ?? 0, ours: sync['conflicts.ours'] ?? 0, oursYielded: sync['oursYielded'] ?? 0 },
           deliveredToSink: sync['toSink'] ?? 0,
           webhooks: { received: sync['webhooks'] ?? 0, rejected: { signature: sync['rejected.signature'] ?? 0, stale: sync['rejected.stale'] ?? 0, replayed: sync['rejected.replayed'] ?? 0 } },
         }
