@@ -3,6 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { limit, withSafetyMargin } from '../plugins/limit.ts';
 import { breaker } from '../plugins/breaker.ts';
 import { send } from '../plugins/send.ts';
+import { decideConflict, suppressEcho } from '../plugins/conflict.ts';
+import { twoWayGuard } from '../plugins/fingerprint.ts';
+import { readBack } from '../plugins/read-back.ts';
+import { deliverToSink } from '../plugins/sink.ts';
 import { transform } from '../plugins/transform.ts';
 import { validateInput } from '../plugins/validate-input.ts';
 import { validateOutput } from '../plugins/validate-output.ts';
@@ -18,12 +22,14 @@ import { buildServer, type LoggerOptions } from './http/server.ts';
 import { Ingest } from './ingest.ts';
 import { createRateLimiter, type RateLimiter } from './limiter/rate-limiter.ts';
 import { Metrics } from './metrics.ts';
-import { buildPipeline } from './pipeline.ts';
+import { buildPipeline, type Handler, type TaskContext } from './pipeline.ts';
 import { QueueSystem } from './queue/record-queue.ts';
 import { connectRedis } from './redis/connect.ts';
 import { jobIdOf, RecordStore, type RecordRef } from './records/record-store.ts';
 import type { Services } from './services.ts';
 import { EventRouter } from './rules/events.ts';
+import { inboundName } from './sync/two-way.ts';
+import { WebhookReceiver } from './sync/webhooks.ts';
 import { startTelemetry, type Telemetry } from './telemetry.ts';
 import { createRecordProcessor } from './worker/record-processor.ts';
 import { Sweeper } from './worker/sweeper.ts';
@@ -101,6 +107,17 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
       setTimeout(() => void session.http.close().catch(() => {}), 3 * version.timeoutMs).unref();
     }
   };
+  // The internal system's endpoint, per configuration version (a reload may point it elsewhere).
+  const sinks = new Map<ConnectorVersion, ClosableHttpClient>();
+  const sinkOf = (connector: ConnectorVersion) => {
+    let sink = sinks.get(connector);
+    if (!sink) {
+      const { url, token, timeoutMs } = connector.inbound!.sink;
+      sink = createHttpClient({ baseUrl: url, credentials: createCredentials(token === undefined ? { type: 'none' } : { type: 'bearer', token }, { timeoutMs }), timeoutMs, connections: connector.concurrency });
+      sinks.set(connector, sink);
+    }
+    return sink;
+  };
   const sessionOf = (connector: ConnectorVersion) => {
     let session = sessions.get(connector);
     if (!session) {
@@ -120,12 +137,13 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     onLoaded: (version) => {
       retireSessions(version);
       if (workers) startWorker(version);
+      if (workers) startInboundWorker(version);
     },
   });
   const sweeper = new Sweeper({
     store,
     queues,
-    connectors: () => registry.ready().map((connector) => connector.name),
+    connectors: () => registry.ready().flatMap((connector) => (connector.inbound ? [connector.name, inboundName(connector.name)] : [connector.name])),
     recoverFailed: (connector, ref, jobId) => recoverGivenUp(connector, ref, jobId, '(found by the sweeper)'),
     ...(options.sweepIntervalMs === undefined ? {} : { intervalMs: options.sweepIntervalMs }),
   });
@@ -137,6 +155,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     queues,
     ingest,
     events: new EventRouter({ registry, ingest, store }),
+    webhooks: new WebhookReceiver({ registry, ingest, store, redis, prefix }),
     breakers,
     limiterOf,
     ping: async () => {
@@ -150,9 +169,38 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
     metrics,
   };
 
-  const pipeline = buildPipeline([validateInput, transform, validateOutput, limit(limiterOf), breaker(breakers), send(sessionOf)], undefined, {
-    observe: (stage, context, outcome, seconds) => metrics.stage.observe({ connector: context.connector.name, stage, outcome }, seconds),
-  });
+  // Every stage is timed for the metrics, in the pipeline builder next to its span.
+  const observe = { observe: (stage: string, context: TaskContext, outcome: string, seconds: number) => metrics.stage.observe({ connector: context.connector.name, stage, outcome }, seconds) };
+  const pipeline = buildPipeline([validateInput, transform, validateOutput, limit(limiterOf), breaker(breakers), twoWayGuard(store), send(sessionOf)], undefined, observe);
+  // The way back: read the object back within the CRM's budget and breaker, then the outbound
+  // stages mirrored (validate the CRM object, echo and conflict checks, map, validate our model)
+  // and the sink. Two pipelines, so that the sink's failures never count against the CRM's breaker.
+  const readPart = buildPipeline([limit(limiterOf), breaker(breakers), readBack(sessionOf)], undefined, observe);
+  const deliverPart = buildPipeline([validateInput, suppressEcho(store), decideConflict(store), transform, validateOutput, deliverToSink(sinkOf, store)], undefined, observe);
+  const inboundPipeline: Handler = async (context) => {
+    const read = await readPart(context);
+    return read.kind === 'delivered' ? deliverPart(context) : read;
+  };
+  /** The way back of a connector whose manifest declares `inbound`: its own queue, record state and dead letters (`<name>.in`). */
+  function startInboundWorker(connector: ConnectorVersion): void {
+    if (!connector.inbound) return;
+    const name = inboundName(connector.name);
+    queues.startWorker(
+      name,
+      { concurrency: connector.concurrency, lockDurationMs: options.worker?.lockDurationMs ?? Math.max(30_000, connector.timeoutMs * 3), ...(options.worker?.stalledIntervalMs === undefined ? {} : { stalledIntervalMs: options.worker.stalledIntervalMs }) },
+      createRecordProcessor(name, {
+        registry,
+        store,
+        pipeline: inboundPipeline,
+        metrics,
+        resolve: (r, object) => {
+          const version = r.get(connector.name);
+          return version && { version, plan: version.inbound?.objects.get(object) };
+        },
+      }),
+      (job, error) => recoverGivenUp(name, { connector: name, tenant: job.data.tenant, object: job.data.object, recordId: job.data.recordId }, job.id, `after ${job.attemptsStarted} starts: ${error.message}`),
+    );
+  }
   /** The connector's worker, once per process; it reads the registry's version in service at every job. */
   function startWorker(connector: ConnectorVersion): void {
     queues.startWorker(
@@ -174,6 +222,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
   }
   if (workers) {
     for (const connector of registry.ready()) startWorker(connector);
+    for (const connector of registry.ready()) startInboundWorker(connector);
     sweeper.start();
   }
   await config.start();
@@ -199,6 +248,7 @@ export async function createRecsync(options: RecsyncOptions): Promise<Recsync> {
       await queues.close(options.shutdownGraceMs);
       breakers.shutdown();
       await Promise.all([...sessions.values()].map((session) => session.http.close()));
+      await Promise.all([...sinks.values()].map((sink) => sink.close()));
       await redis.quit().catch(() => redis.disconnect());
       // Last: the spans of the jobs that finished during the grace period are exported too.
       await telemetry.shutdown();

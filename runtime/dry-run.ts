@@ -56,6 +56,7 @@ export async function dryRun(connector: ConnectorVersion, input: DryRunInput): P
     payload: input.payload ?? null,
     crmId: undefined,
     attempts: 0,
+    acceptedAt: Date.now(),
     holder: 'dry-run',
   });
   if (outcome.kind === 'fatal') {

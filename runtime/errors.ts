@@ -29,6 +29,10 @@ export const errorCatalogue = {
   RECSYNC_ERR_CRM_NETWORK: { status: 502, retryable: true, summary: 'The connection to the CRM failed.' },
   RECSYNC_ERR_CONNECTOR_BUG: { status: 500, retryable: true, summary: "The connector's code threw instead of returning an outcome." },
   RECSYNC_ERR_ATTEMPTS_EXHAUSTED: { status: 500, retryable: false, summary: 'Every retry attempt of the retry policy failed.' },
+  RECSYNC_ERR_WEBHOOK_SIGNATURE: { status: 401, retryable: false, summary: "A webhook's signature is missing or does not match its body (or the inbound secret is wrong)." },
+  RECSYNC_ERR_WEBHOOK_STALE: { status: 401, retryable: false, summary: "A webhook's signed timestamp is more than 5 minutes away from now." },
+  RECSYNC_ERR_WEBHOOK_REPLAYED: { status: 409, retryable: false, summary: 'This exact signed webhook request was received before: a replay.' },
+  RECSYNC_ERR_INBOUND_OFF: { status: 404, retryable: false, summary: 'The connector takes no webhooks: its manifest declares no `inbound`, or its secret is empty.' },
   RECSYNC_ERR_INTERNAL: { status: 500, retryable: true, summary: 'An unexpected error inside recsync.' },
 } as const satisfies Record<string, { status: number; retryable: boolean; summary: string }>;
 

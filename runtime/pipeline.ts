@@ -1,7 +1,7 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ConnectorVersion, ObjectPlan } from './connectors/load-connector.ts';
 import type { ErrorCode, ErrorDetail } from './errors.ts';
-import type { Action } from './records/record-store.ts';
+import type { Action, SyncDecision } from './records/record-store.ts';
 import type { Outcome as ConnectorOutcome } from './sdk/index.ts';
 import { attr, tracer } from './tracing.ts';
 
@@ -22,8 +22,12 @@ export interface TaskContext {
   attempts: number;
   /** Identifies the asker for rate-budget reservations (the job id). */
   holder: string;
-  /** The mapped CRM object, set by the transform stage. */
+  /** When the claimed version was accepted (ms since the epoch). */
+  acceptedAt: number;
+  /** The mapped object, set by the transform stage (the CRM object outbound, our model inbound). */
   record?: Record<string, unknown>;
+  /** Inbound: our id of the record, once the CRM object read back names it (else `crm-<crmId>`). */
+  ourRecordId?: string;
 }
 
 /**
@@ -34,7 +38,9 @@ export type Outcome =
   | Exclude<ConnectorOutcome, { kind: 'retry' | 'fatal' }>
   | { kind: 'retry'; code: ErrorCode; message: string; status?: number; afterMs?: number }
   | { kind: 'fatal'; code: ErrorCode; message: string; status?: number; details?: ErrorDetail[] }
-  | { kind: 'wait'; ms: number; reason: 'rate-limit' | 'breaker' | 'crm-throttle' };
+  | { kind: 'wait'; ms: number; reason: 'rate-limit' | 'breaker' | 'crm-throttle' | 'conflict' }
+  /** Finished without sending: an echo of our own write, or a conflict the other side won (counted superseded). */
+  | { kind: 'skipped'; decision: SyncDecision };
 
 export type Handler = (context: TaskContext) => Promise<Outcome>;
 

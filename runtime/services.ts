@@ -10,6 +10,7 @@ import type { Metrics } from './metrics.ts';
 import type { RateLimiter } from './limiter/rate-limiter.ts';
 import type { QueueSystem } from './queue/record-queue.ts';
 import type { RecordStore } from './records/record-store.ts';
+import type { WebhookReceiver } from './sync/webhooks.ts';
 
 /** What the HTTP routes and workers share; built once by `createRecsync`, passed explicitly. */
 export interface Services {
@@ -17,6 +18,8 @@ export interface Services {
   store: RecordStore;
   queues: QueueSystem;
   ingest: Ingest;
+  /** The CRMs' webhooks (the way back). */
+  webhooks: WebhookReceiver;
   /** Change events decided by the connectors' rules. */
   events: EventRouter;
   breakers: BreakerRegistry;

@@ -81,7 +81,8 @@ async function until(tenant: string, recordId: string, outcome: string): Promise
   );
 }
 
-const stages = ['validate-input', 'transform', 'validate-output', 'limit', 'breaker', 'send'].map((name) => `recsync.stage.${name}`);
+// two-way is the two-way sync's guard: it runs for every connector, and does nothing without `inbound`.
+const stages = ['validate-input', 'transform', 'validate-output', 'limit', 'breaker', 'two-way', 'send'].map((name) => `recsync.stage.${name}`);
 
 describe('tracing', () => {
   it('a delivered task is one trace: request, enqueue, worker, every stage, the CRM request', async () => {

@@ -15,6 +15,7 @@ export type {
   FaultKind, FaultSpec, HubSpotSandbox, HubSpotSandboxOptions, LoggedRequest, ObjectType, RateLimitPolicy, RateLimits,
   SandboxObject, SandboxStats,
 } from './sandbox/types.ts';
+export { hubspotSignatureV3, type WebhookSettings, type WebhookStats, type WebhookEvent } from './sandbox/webhooks.ts';
 
 /** Turns command-line flags into options; throws on anything it does not understand. */
 export function optionsFromArgs(args: string[]): HubSpotSandboxOptions {

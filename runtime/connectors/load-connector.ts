@@ -46,6 +46,27 @@ export interface BreakerPolicy {
   rollingWindowMs: number;
 }
 
+export type ConflictPolicy = 'lastWriter' | 'crm' | 'ours';
+
+/**
+ * An object's way back. It reuses the outbound plan's shape with the directions swapped:
+ * `validateInput` checks the CRM object as read, `mapping` maps it to our model, and
+ * `validateOutput` is the object's own input schema (our model).
+ */
+export interface InboundPlan extends ObjectPlan {
+  conflict: ConflictPolicy;
+  /** The CRM properties the outbound mapping writes (the output schema's properties): what is read back and fingerprinted. */
+  properties: readonly string[];
+}
+
+export interface InboundConfig {
+  /** Holds a secret: never logged nor returned by the API. */
+  secret: string;
+  publicUrl: string | undefined;
+  sink: { url: string; token: string | undefined; timeoutMs: number };
+  objects: ReadonlyMap<string, InboundPlan>;
+}
+
 /** One complete, validated and compiled version of a connector: swapped in whole or not at all. */
 export interface ConnectorVersion {
   name: string;
@@ -65,6 +86,8 @@ export interface ConnectorVersion {
   objects: ReadonlyMap<string, ObjectPlan>;
   /** How change events become tasks; empty: the connector receives no events. */
   rules: readonly Rule[];
+  /** The way back (webhooks), when the manifest declares it with a secret and the connector supports it. */
+  inbound: InboundConfig | undefined;
   connector: Connector;
   /** The connector module's file. */
   connectorFile: string;
@@ -85,6 +108,7 @@ interface RawManifest {
   breaker: { errorThresholdPercentage: number; volumeThreshold: number; resetTimeout: string; rollingWindow: string };
   objects: Record<string, { input: string; output: string; mapping: string; options?: Record<string, unknown> }>;
   rules?: Array<{ name: string; when?: string; object?: string; action: Rule['action']; skipUnchanged: boolean }>;
+  inbound?: { secret: string; publicUrl?: string; sink: { url: string; token?: string; timeout: string }; objects: Record<string, { input: string; mapping: string; conflict: ConflictPolicy }> };
 }
 
 // Manifests are small and written by the team: report every problem at once (allErrors), unlike request bodies.
@@ -146,12 +170,37 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
   }
 
   const rules = compileRules(manifest, yaml);
+  const inboundObjects = new Map<string, InboundPlan>();
+  for (const [name, spec] of Object.entries(manifest.inbound?.objects ?? {})) {
+    const outbound = objects.get(name);
+    const lineOf = (key?: string) => yaml.lineOf(key === undefined ? ['inbound', 'objects', name] : ['inbound', 'objects', name, key]);
+    if (!outbound) fail([withLine({ file: yaml.file, field: `inbound.objects.${name}`, message: `must be one of the objects ${JSON.stringify([...objects.keys()])}` }, lineOf())]);
+    const files = { input: resolve(dir, spec.input), output: outbound.files.input, mapping: resolve(dir, spec.mapping) };
+    const [inputText, mappingText] = await Promise.all([
+      readText(files.input, display(files.input), yaml.file, lineOf('input')),
+      readText(files.mapping, display(files.mapping), yaml.file, lineOf('mapping')),
+    ]);
+    hash.update(`\0in\0${spec.input}\0${inputText}\0${spec.mapping}\0${mappingText}\0${spec.conflict}`);
+    const modelled = (outbound.validateOutput.schema as { properties?: Record<string, unknown> } | undefined)?.properties;
+    inboundObjects.set(name, {
+      name,
+      options: outbound.options,
+      validateInput: schemaOf(inputText, files.input, display(files.input)),
+      validateOutput: outbound.validateInput,
+      mapping: compileMapping(mappingText, display(files.mapping)),
+      mappingSource: mappingText,
+      files,
+      conflict: spec.conflict,
+      properties: Object.keys(modelled ?? {}),
+    });
+  }
 
   const connectorFile = resolve(dir, manifest.connector);
   const connectorText = await readText(connectorFile, display(connectorFile), yaml.file, yaml.lineOf(['connector']));
   hash.update(`\0${connectorText}`);
   const version = hash.digest('hex').slice(0, 12);
   const connector = await importConnector(connectorFile, display(connectorFile), version);
+  const inbound = inboundOf(manifest, inboundObjects, connector, yaml, display(connectorFile));
   const sandboxFile = manifest.sandbox === undefined ? undefined : resolve(dir, manifest.sandbox);
   if (sandboxFile !== undefined) await readText(sandboxFile, display(sandboxFile), yaml.file, yaml.lineOf(['sandbox']));
 
@@ -198,6 +247,7 @@ export async function loadConnector(dir: string, env: Readonly<Record<string, st
     },
     objects,
     rules,
+    inbound: inbound && { ...inbound, sink: { ...inbound.sink, timeoutMs: numbers(['inbound', 'sink', 'timeout'], manifest.inbound!.sink.timeout) } },
     connector,
     connectorFile,
     sandboxFile,
@@ -230,6 +280,20 @@ function compileRules(manifest: RawManifest, yaml: { file: string; lineOf(path: 
   });
   if (details.length > 0) fail(details);
   return rules;
+}
+
+/** Inbound is on when the manifest declares it with a non-empty secret; the connector must then support it. */
+function inboundOf(
+  manifest: RawManifest,
+  objects: ReadonlyMap<string, InboundPlan>,
+  connector: Connector,
+  yaml: { file: string; lineOf(path: ReadonlyArray<string | number>): number | undefined },
+  connectorFile: string,
+): Omit<InboundConfig, 'sink'> & { sink: { url: string; token: string | undefined } } | undefined {
+  const raw = manifest.inbound;
+  if (raw === undefined || raw.secret === '') return undefined;
+  if (connector.inbound === undefined) fail([withLine({ file: yaml.file, field: 'inbound', message: `${connectorFile} does not support inbound changes (its default export has no \`inbound\`)` }, yaml.lineOf(['inbound']))]);
+  return { secret: raw.secret, publicUrl: raw.publicUrl, sink: { url: raw.sink.url, token: raw.sink.token === '' ? undefined : raw.sink.token }, objects };
 }
 
 function fail(details: ErrorDetail[]): never {

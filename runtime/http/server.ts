@@ -13,6 +13,7 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { recordRoutes } from './routes/records.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { traceLogFields, traceRequests } from './tracing.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 /** Where log lines go, and from which level; `stream` defaults to stdout. */
 export interface LoggerOptions {
@@ -94,6 +95,7 @@ export function buildServer(services: Services, options: ServerOptions): Fastify
     },
     { prefix: dashboardPath },
   );
+  void app.register(webhookRoutes, { services });
   return app;
 }
 

@@ -44,7 +44,25 @@ export interface RecordStatus {
   crmId: string | null;
   /** The rule that decided the latest version, when it came as an event; null for a task. */
   rule: string | null;
+  /** When the latest version was accepted (ISO time). */
+  acceptedAt: string | null;
   lastError: unknown;
+  /** The last two-way sync decision about this record (an echo suppressed, a conflict decided), if any. */
+  decision: SyncDecision | null;
+}
+
+/** What the two-way sync decided about a record, kept on its status. */
+export interface SyncDecision {
+  kind: 'echo' | 'conflict';
+  /** conflict: which side won; echo: always `ours` (the CRM holds what we wrote). */
+  winner: 'crm' | 'ours';
+  policy?: string;
+  /** When the CRM's change happened (ms) and when ours was accepted (ms), for a conflict. */
+  crmChangedAt?: number;
+  oursAcceptedAt?: number;
+  /** The version this decision is about. */
+  version: number;
+  at: number;
 }
 
 export interface Counters {
@@ -69,6 +87,10 @@ export interface StoreClient extends ScriptClient {
   hincrby(key: string, field: string, increment: number): Promise<number>;
   zrangebyscore(key: string, min: number | string, max: number | string, limit: 'LIMIT', offset: number, count: number): Promise<string[]>;
   zadd(key: string, ...args: Array<string | number>): Promise<number | string | null>;
+  set(key: string, value: string): Promise<unknown>;
+  psetex(key: string, ms: number, value: string): Promise<unknown>;
+  del(key: string): Promise<number>;
+  exists(key: string): Promise<number>;
 }
 
 const actions = { upsert: 'u', delete: 'd' } as const;
@@ -229,9 +251,63 @@ export class RecordStore {
     };
   }
 
-  /** Marks `version` delivered. Returns true when a newer version is already waiting. */
-  async complete(ref: RecordRef, version: number, action: Action, crmId: string | undefined): Promise<boolean> {
-    return (await script.run(this.#client, this.#keys(ref), ['complete', version, crmId ?? '', actions[action]])) === 1;
+  /**
+   * Marks `version` delivered, or with `skipped` finished without sending (counted superseded: an
+   * echo, or a conflict the other side won). Returns true when a newer version is already waiting.
+   */
+  async complete(ref: RecordRef, version: number, action: Action, crmId: string | undefined, skipped = false): Promise<boolean> {
+    return (await script.run(this.#client, this.#keys(ref), ['complete', version, crmId ?? '', actions[action], skipped ? 's' : ''])) === 1;
+  }
+
+  /** Keeps the record's last two-way sync decision (shown in its status; read by the other direction). */
+  async decide(ref: RecordRef, decision: SyncDecision): Promise<void> {
+    await this.#client.set(`${recordKey(this.prefix, ref)}:d`, JSON.stringify(decision));
+  }
+
+  async decision(ref: RecordRef): Promise<SyncDecision | null> {
+    const text = await this.#client.get(`${recordKey(this.prefix, ref)}:d`);
+    return text === null ? null : (JSON.parse(text) as SyncDecision);
+  }
+
+  /**
+   * Fingerprints of the last writes to the CRM of one record, newest first (at most three: the
+   * write on the wire and the ones whose webhooks may still be on their way).
+   */
+  async fingerprints(ref: RecordRef): Promise<string[]> {
+    const text = await this.#client.get(`${recordKey(this.prefix, ref)}:f`);
+    return text === null ? [] : text.split(',');
+  }
+
+  /** One write to the CRM at a time per record (the record's job), so read-modify-write is safe here. */
+  async addFingerprint(ref: RecordRef, fingerprint: string): Promise<void> {
+    const kept = (await this.fingerprints(ref)).filter((f) => f !== fingerprint).slice(0, 2);
+    await this.#client.set(`${recordKey(this.prefix, ref)}:f`, [fingerprint, ...kept].join(','));
+  }
+
+  /**
+   * Marks a write of the record to the CRM as on its way (until `endWrite`, or `ttlMs` after a
+   * crash). With `decide` it forms a handshake: each side writes its mark, then reads the other's.
+   */
+  async beginWrite(ref: RecordRef, ttlMs: number): Promise<void> {
+    await this.#client.psetex(`${recordKey(this.prefix, ref)}:s`, Math.max(1, Math.ceil(ttlMs)), '1');
+  }
+
+  async endWrite(ref: RecordRef): Promise<void> {
+    await this.#client.del(`${recordKey(this.prefix, ref)}:s`);
+  }
+
+  async writing(ref: RecordRef): Promise<boolean> {
+    return (await this.#client.exists(`${recordKey(this.prefix, ref)}:s`)) === 1;
+  }
+
+  /** Adds to the connector's two-way sync counters (echoes suppressed, conflicts by winner, webhooks rejected, ...). */
+  async countSync(connector: string, field: string, n = 1): Promise<void> {
+    await this.#client.hincrby(`${this.prefix}:{${connector}}:sync`, field, n);
+  }
+
+  async syncCounters(connector: string): Promise<Record<string, number>> {
+    const raw = await this.#client.hgetall(`${this.prefix}:{${connector}}:sync`);
+    return Object.fromEntries(Object.entries(raw).map(([key, value]) => [key, Number(value)]));
   }
 
   /**
@@ -351,7 +427,7 @@ export class RecordStore {
 
   async status(ref: RecordRef): Promise<RecordStatus | undefined> {
     const key = recordKey(this.prefix, ref);
-    const [f, error] = await Promise.all([this.#client.hgetall(key), this.#client.get(`${key}:e`)]);
+    const [f, error, decision] = await Promise.all([this.#client.hgetall(key), this.#client.get(`${key}:e`), this.#client.get(`${key}:d`)]);
     if (Object.keys(f).length === 0) return undefined;
     const num = (value: string | undefined) => (value === undefined ? null : Number(value));
     return {
@@ -366,7 +442,9 @@ export class RecordStore {
       deliveredAt: f['dt'] === undefined ? null : new Date(Number(f['dt'])).toISOString(),
       crmId: f['id'] ?? null,
       rule: f['r'] ?? null,
+      acceptedAt: f['t0'] === undefined ? null : new Date(Number(f['t0'])).toISOString(),
       lastError: error === null ? null : JSON.parse(error),
+      decision: decision === null ? null : (JSON.parse(decision) as SyncDecision),
     };
   }
 

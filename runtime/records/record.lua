@@ -49,7 +49,8 @@
             ARGV[4] the connector's late-write window (ms)
             -> { 'work', version, action, payload, crm id or '', attempts, accepted at (ms), uncertain until (ms) or '',
                  traceparent or '' } | { 'idle' } | { 'stale-job' }
-  complete: ARGV[2] version, ARGV[3] crm id ('' = keep), ARGV[4] action
+  complete: ARGV[2] version, ARGV[3] crm id ('' = keep), ARGV[4] action, ARGV[5] 's' when the version
+            was skipped (counted superseded, not delivered), else ''
             -> 1 when more work is pending (keep going), 0 when the job is done
   retry:    ARGV[2] version, ARGV[3] error JSON, ARGV[4] until when a late write may land (ms; '' = not a timeout)
             -> attempts spent so far, or -1 when not in flight
@@ -184,13 +185,19 @@ end
 
 if op == 'complete' then
   if rcall('HGET', rec, 'c') ~= ARGV[2] then return finishOrContinue() end
-  rcall('HINCRBY', stats, 'delivered', 1)
   rcall('HINCRBY', stats, 'open', -1)
-  rcall('HSET', rec, 'dv', ARGV[2], 'da', ARGV[4], 'dt', nowMs())
-  if ARGV[4] == 'd' then
-    rcall('HDEL', rec, 'id')
-  elseif ARGV[3] ~= '' then
-    rcall('HSET', rec, 'id', ARGV[3])
+  if ARGV[5] == 's' then
+    -- Skipped: an echo of our own write, or the other side won a conflict. Nothing was sent, so
+    -- the delivered version stays what it was.
+    rcall('HINCRBY', stats, 'superseded', 1)
+  else
+    rcall('HINCRBY', stats, 'delivered', 1)
+    rcall('HSET', rec, 'dv', ARGV[2], 'da', ARGV[4], 'dt', nowMs())
+    if ARGV[4] == 'd' then
+      rcall('HDEL', rec, 'id')
+    elseif ARGV[3] ~= '' then
+      rcall('HSET', rec, 'id', ARGV[3])
+    end
   end
   rcall('HDEL', rec, 'c', 'ca', 'att', 'u', 'ctp')
   rcall('DEL', errorKey, attemptsKey)

@@ -76,6 +76,54 @@ export interface Connector {
   upsert(context: SendContext & { record: Readonly<Record<string, unknown>> }): Promise<Outcome>;
   /** Delete (or archive) the CRM object. `record` is the mapped payload when the delete task carried one. */
   delete(context: SendContext & { record?: Readonly<Record<string, unknown>> }): Promise<Outcome>;
+  /** The way back (CRM → our system): present when the connector takes the CRM's webhooks. */
+  inbound?: InboundSupport;
+}
+
+/** One webhook delivery as it reached recsync; `body` is the raw bytes the signature covers. */
+export interface WebhookRequest {
+  method: string;
+  /** The full URL the CRM called (scheme, host, path and query), as the CRM signed it. */
+  url: string;
+  /** Lower-case header names. */
+  headers: Readonly<Record<string, string | undefined>>;
+  body: Buffer;
+  /** Now, in ms since the epoch (injected for tests). */
+  now: number;
+}
+
+/** A change a webhook announces: "object `crmId` changed at `occurredAt`". The runtime fetches the object itself. */
+export interface InboundChange {
+  /** The manifest's object name, e.g. `contact`. */
+  object: string;
+  crmId: string;
+  action: 'upsert' | 'delete';
+  /** When the change happened at the CRM (ms since the epoch): the inbound version of the record. */
+  occurredAt: number;
+  eventId: string;
+  /** The CRM's change-source marker (HubSpot `changeSource`, e.g. `INTEGRATION`, `CRM_UI`), when it has one. */
+  source?: string;
+}
+
+export type FetchResult =
+  /** The object as the CRM holds it now; `recordId` is our id of it when the CRM carries it (a property we wrote). */
+  | { kind: 'found'; object: Record<string, unknown>; recordId?: string }
+  /** Deleted (or archived) at the CRM; `object` is its last state when the CRM still shows it. */
+  | { kind: 'gone'; object?: Record<string, unknown>; recordId?: string }
+  /** The read failed: retried, throttled or fatal like a write. */
+  | Outcome;
+
+export interface InboundSupport {
+  /**
+   * Checks the CRM's signature over the raw body, in constant time, and the delivery's age.
+   * `stale`: signed correctly but too old (or too far in the future) to be trusted. `requestId`
+   * identifies the signed request (e.g. its signature): the runtime refuses a second one as a replay.
+   */
+  verify(request: WebhookRequest, secret: string): { ok: true; requestId: string } | { ok: false; reason: 'signature' | 'stale'; message: string };
+  /** The changes a verified delivery announces; `errors` name the offending field (e.g. `[3].objectId`). */
+  changes(body: unknown): { changes: InboundChange[]; ignored: number } | { errors: Array<{ field: string; message: string }> };
+  /** Reads the object's current state from the CRM; `properties`: the CRM properties the mapping models. */
+  fetch(context: { object: string; options: Readonly<Record<string, unknown>>; crmId: string; properties: readonly string[]; http: HttpClient }): Promise<FetchResult>;
 }
 
 /** Declares a connector; the identity function, there for the types. */

@@ -3,7 +3,7 @@ import type { ConnectorRegistry } from '../connectors/registry.ts';
 import type { Outcome, Handler, TaskContext } from '../pipeline.ts';
 import { messagingAttributes, type ProcessResult, type RecordJob } from '../queue/record-queue.ts';
 import type { RecordRef, RecordStore, Claimed } from '../records/record-store.ts';
-import type { RetryPolicy } from '../connectors/load-connector.ts';
+import type { ConnectorVersion, ObjectPlan, RetryPolicy } from '../connectors/load-connector.ts';
 import { attemptKey, attr, contextOf, tracer } from '../tracing.ts';
 import type { Metrics, TaskOutcome } from '../metrics.ts';
 import { decideRetry } from './retry-policy.ts';
@@ -23,24 +23,43 @@ const maxVersionsPerRun = 20;
  * the task that brought that version (its traceparent is kept in the record state): every run of
  * the job for one version, waits and retries included, lands in that task's trace.
  */
-export function createRecordProcessor(connector: string, deps: { registry: ConnectorRegistry; store: RecordStore; pipeline: Handler; metrics?: Metrics }) {
+export function createRecordProcessor(
+  connector: string,
+  deps: {
+    registry: ConnectorRegistry;
+    store: RecordStore;
+    pipeline: Handler;
+    /**
+     * The configuration and object plan a job runs with. Default: the connector's own (outbound).
+     * The way back runs the queue `<name>.in` with connector `<name>`'s inbound plans.
+     */
+    metrics?: Metrics;
+    resolve?: (registry: ConnectorRegistry, object: string) => { version: ConnectorVersion; plan: ObjectPlan | undefined } | undefined;
+  },
+) {
   const { registry, store, pipeline, metrics } = deps;
   const count = (outcome: TaskOutcome) => metrics?.tasks.inc({ connector, outcome });
+  const resolve =
+    deps.resolve ??
+    ((r: ConnectorRegistry, object: string) => {
+      const version = r.get(connector);
+      return version && { version, plan: version.objects.get(object) };
+    });
   return async function processRecordJob(job: RecordJob): Promise<ProcessResult> {
     const ref: RecordRef = { connector, tenant: job.data.tenant, object: job.data.object, recordId: job.data.recordId };
     // The consumer span starts when the worker picked the job up, though its parent is known only
     // once the claim has read the version's traceparent.
     let pickedUp = performance.now();
     for (let run = 0; run < maxVersionsPerRun; run += 1) {
-      const version = registry.get(connector);
-      if (!version) return { kind: 'delay', ms: unavailableWaitMs };
+      const resolved = resolve(registry, ref.object);
+      if (!resolved) return { kind: 'delay', ms: unavailableWaitMs };
+      const { version, plan } = resolved;
       const claim = await store.claim(ref, job.data.seq, { stalls: job.stalls, lateWriteWindowMs: version.retry.lateWriteWindowMs });
       if (claim.kind !== 'work') return { kind: 'done' };
       const { claimed } = claim;
       const span = consumerSpan(ref, claimed, version.version, job, run === 0, pickedUp);
       try {
         const next = await context.with(trace.setSpan(context.active(), span).setValue(attemptKey, claimed.attempts + 1), async () => {
-          const plan = version.objects.get(ref.object);
           const outcome: Outcome = plan
             ? await pipeline(taskContextOf(ref, claimed, version, plan, job.id))
             : { kind: 'fatal', code: 'RECSYNC_ERR_UNKNOWN_OBJECT', message: `connector ${connector} (version ${version.version}) has no object "${ref.object}"` };
@@ -114,6 +133,11 @@ export function createRecordProcessor(connector: string, deps: { registry: Conne
         metrics?.endToEnd.observe({ connector }, Math.max(0, Date.now() - claimed.acceptedAt) / 1000);
         return more ? 'continue' : { kind: 'done' };
       }
+      case 'skipped': {
+        span.setAttributes({ [attr.outcome]: 'skipped', 'recsync.sync.decision': `${outcome.decision.kind}:${outcome.decision.winner}` });
+        await store.decide(ref, outcome.decision);
+        return (await store.complete(ref, claimed.version, claimed.action, undefined, true)) ? 'continue' : { kind: 'done' };
+      }
       case 'wait':
       case 'rate-limited': {
         if (tooOld) return expire(outcome.kind === 'wait' ? `waiting (${outcome.reason})` : 'throttled by the CRM');
@@ -179,6 +203,7 @@ function taskContextOf(ref: RecordRef, claimed: Claimed, connector: TaskContext[
     payload: claimed.payload,
     crmId: claimed.crmId,
     attempts: claimed.attempts,
+    acceptedAt: claimed.acceptedAt,
     holder,
   };
 }

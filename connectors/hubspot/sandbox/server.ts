@@ -1,5 +1,6 @@
 import { MonotonicClock, SandboxHarness, harnessSettings, listenSandbox, bearer, InvalidJson, type Admission, type ApiCall, type ApiResult, type SandboxApi } from '../../../runtime/sdk/sandbox-kit/index.ts';
-import { CrmApi, type ApiRequest } from './crm-api.ts';
+import { CrmApi, PORTAL_ID, type ApiRequest } from './crm-api.ts';
+import { WebhookEmitter, type WebhookSettings } from './webhooks.ts';
 import { ApiError, faultResult, invalidInput, rateLimitBody, unauthenticated } from './errors.ts';
 import { PropertyCatalog } from './properties.ts';
 import { RateLimiter } from './rate-limits.ts';
@@ -27,13 +28,14 @@ class Sandbox implements SandboxApi<Route> {
   readonly #api: CrmApi;
   readonly #limiter: RateLimiter;
   #throttle = new ThrottleCounters();
+  readonly webhooks = new WebhookEmitter(PORTAL_ID);
   readonly harness: SandboxHarness<Route>;
 
   constructor(options: HubSpotSandboxOptions) {
     this.#tokens = options.tokens ?? [DEFAULT_TOKEN];
     if (this.#tokens.length === 0) throw new TypeError('tokens must hold at least one token');
     this.#clock = new MonotonicClock(options.now ?? Date.now);
-    this.#store = new Store(options.searchIndexLagMs ?? 0, options.firstId ?? (options.freshIds ? Date.now() : undefined));
+    this.#store = new Store(options.searchIndexLagMs ?? 0, options.firstId ?? (options.freshIds ? Date.now() : undefined), (notice) => this.webhooks.notice(notice));
     this.#catalog = new PropertyCatalog(options.extraProperties);
     this.#api = new CrmApi(this.#store, this.#catalog, () => this.harness.url);
     this.#limiter = new RateLimiter(options.limits ?? { perTenSeconds: 100, daily: 250_000 });
@@ -50,6 +52,63 @@ class Sandbox implements SandboxApi<Route> {
       ...harnessSettings(options),
     };
     this.harness = new SandboxHarness<Route>(harnessOptions);
+    this.#webhookControls();
+  }
+
+  /**
+   * HubSpot's side of webhooks, through the control API: where to send them (`PUT /__sandbox/webhooks`,
+   * what a HubSpot app's settings hold), and changes made "in the CRM" by a user, which HubSpot
+   * announces with changeSource CRM_UI.
+   */
+  #webhookControls(): void {
+    const app = this.harness.app;
+    const typeOf = (raw: string): ObjectType | undefined => (OBJECT_TYPES.includes(raw as ObjectType) ? (raw as ObjectType) : undefined);
+    const fail = (reply: { code(status: number): { send(body: unknown): unknown } }, status: number, error: unknown) =>
+      reply.code(status).send({ error: error instanceof ApiError ? error.message : error instanceof Error ? error.message : String(error) });
+    app.get('/__sandbox/webhooks', async () => ({ settings: this.webhooks.settings === undefined ? null : { ...this.webhooks.settings, secret: '(set)' }, stats: this.webhooks.stats() }));
+    app.put('/__sandbox/webhooks', async (request, reply) => {
+      try {
+        this.webhooks.configure(request.body as WebhookSettings);
+      } catch (error) {
+        return fail(reply, 400, error);
+      }
+      return reply.code(204).send();
+    });
+    app.delete('/__sandbox/webhooks', async (_request, reply) => {
+      this.webhooks.configure(undefined);
+      return reply.code(204).send();
+    });
+    app.post<{ Params: { type: string } }>('/__sandbox/objects/:type', async (request, reply) => {
+      const type = typeOf(request.params.type);
+      if (type === undefined) return fail(reply, 404, `unknown object type: ${request.params.type}`);
+      try {
+        const values = this.#catalog.parse(type, (request.body as { properties?: unknown } | undefined)?.properties);
+        if (this.#store.conflictFor(type, values) !== undefined) return fail(reply, 409, 'an object already holds one of these unique values');
+        return reply.code(201).send(snapshot(this.#store.create(type, values, this.now(), 'CRM_UI')));
+      } catch (error) {
+        return fail(reply, 400, error);
+      }
+    });
+    app.post<{ Params: { type: string; id: string } }>('/__sandbox/objects/:type/:id/change', async (request, reply) => {
+      const type = typeOf(request.params.type);
+      const record = type === undefined ? undefined : this.#store.byId(type, request.params.id);
+      if (type === undefined || record === undefined) return fail(reply, 404, `no live ${request.params.type} ${request.params.id}`);
+      try {
+        const values = this.#catalog.parse(type, (request.body as { properties?: unknown } | undefined)?.properties);
+        if (this.#store.conflictFor(type, values, record.id) !== undefined) return fail(reply, 409, 'another object holds one of these unique values');
+        this.#store.update(record, values, this.now(), 'CRM_UI');
+        return snapshot(record);
+      } catch (error) {
+        return fail(reply, 400, error);
+      }
+    });
+    app.post<{ Params: { type: string; id: string } }>('/__sandbox/objects/:type/:id/archive', async (request, reply) => {
+      const type = typeOf(request.params.type);
+      const record = type === undefined ? undefined : this.#store.byId(type, request.params.id);
+      if (type === undefined || record === undefined) return fail(reply, 404, `no live ${request.params.type} ${request.params.id}`);
+      this.#store.archive(record, this.now(), 'CRM_UI');
+      return snapshot(record);
+    });
   }
 
   get token(): string {
@@ -86,6 +145,7 @@ class Sandbox implements SandboxApi<Route> {
   }
 
   reset(): void {
+    this.webhooks.reset();
     this.#store.reset();
     this.#limiter.reset();
     this.harness.reset();
@@ -148,6 +208,14 @@ export async function startSandbox(options: HubSpotSandboxOptions = {}): Promise
   const { url } = controls;
   return {
     ...controls,
+    close: async () => {
+      await sandbox.webhooks.close();
+      await controls.close();
+    },
+    webhooks: {
+      configure: (settings) => sandbox.webhooks.configure(settings),
+      stats: () => sandbox.webhooks.stats(),
+    },
     token: sandbox.token,
     env: { HUBSPOT_BASE_URL: url, HUBSPOT_TOKEN: sandbox.token },
     objects: (type, opts) => sandbox.objects(type, opts),

@@ -1,5 +1,6 @@
 import { UNIQUE_PROPERTIES, uniqueKey } from './properties.ts';
 import type { ObjectType, SandboxObject } from './types.ts';
+import type { WriteNotice } from './webhooks.ts';
 
 /** The first id handed out; ids are shared by both object types so a contact id never doubles as a company id. */
 const FIRST_ID = 1001;
@@ -48,11 +49,14 @@ export class Store {
   // Only live (non-archived) records are indexed: an archived record no longer holds its unique values.
   #unique: Record<ObjectType, Map<string, Map<string, string>>> = emptyIndexes();
   counts: WriteCounts = { created: 0, updated: 0, unchangedUpdates: 0, archived: 0 };
+  /** Told of every write that changed something: what HubSpot's webhooks announce. */
+  readonly #onWrite: (notice: WriteNotice) => void;
 
-  constructor(indexLagMs: number, firstId: number = FIRST_ID) {
+  constructor(indexLagMs: number, firstId: number = FIRST_ID, onWrite: (notice: WriteNotice) => void = () => {}) {
     this.#indexLagMs = indexLagMs;
     this.#firstId = firstId;
     this.#nextId = firstId;
+    this.#onWrite = onWrite;
   }
 
   reset(): void {
@@ -96,7 +100,7 @@ export class Store {
   }
 
   /** Creates a record from validated values; the caller has checked uniqueness. */
-  create(type: ObjectType, values: Record<string, string>, at: number): StoredRecord {
+  create(type: ObjectType, values: Record<string, string>, at: number, source: WriteNotice['source'] = 'INTEGRATION'): StoredRecord {
     const properties: Record<string, string> = {};
     for (const [name, value] of Object.entries(values)) if (value !== '') properties[name] = value;
     const record: StoredRecord = {
@@ -114,21 +118,25 @@ export class Store {
     this.#index(record);
     this.#remember(record, at);
     this.counts.created += 1;
+    this.#onWrite({ type, id: record.id, kind: 'creation', changed: { ...properties }, at, source });
     return record;
   }
 
   /** Applies validated values; returns whether anything changed. A no-op update leaves `updatedAt` alone. */
-  update(record: StoredRecord, values: Record<string, string>, at: number): boolean {
+  update(record: StoredRecord, values: Record<string, string>, at: number, source: WriteNotice['source'] = 'INTEGRATION'): boolean {
     const next = { ...record.properties };
+    const changes: Record<string, string> = {};
     let changed = false;
     for (const [name, value] of Object.entries(values)) {
       if (value === '') {
         if (name in next) {
           delete next[name];
+          changes[name] = '';
           changed = true;
         }
       } else if (next[name] !== value) {
         next[name] = value;
+        changes[name] = value;
         changed = true;
       }
     }
@@ -143,10 +151,11 @@ export class Store {
     this.#index(record);
     this.#remember(record, at);
     this.counts.updated += 1;
+    this.#onWrite({ type: record.type, id: record.id, kind: 'propertyChange', changed: changes, at, source });
     return true;
   }
 
-  archive(record: StoredRecord, at: number): void {
+  archive(record: StoredRecord, at: number, source: WriteNotice['source'] = 'INTEGRATION'): void {
     if (record.archived) return;
     this.#unindex(record);
     record.archived = true;
@@ -155,6 +164,7 @@ export class Store {
     record.writes += 1;
     this.#remember(record, at);
     this.counts.archived += 1;
+    this.#onWrite({ type: record.type, id: record.id, kind: 'deletion', changed: {}, at, source });
   }
 
   /** Records in id order, live or archived as asked. */

@@ -1,5 +1,6 @@
 /** Public types of the HubSpot sandbox. `connectors/hubspot/sandbox.ts` re-exports all of them. */
 import type { SandboxBaseOptions, SandboxControls } from '../../../runtime/sdk/sandbox-kit/index.ts';
+import type { WebhookSettings, WebhookStats } from './webhooks.ts';
 
 export type ObjectType = 'contacts' | 'companies';
 
@@ -78,6 +79,8 @@ export type { FaultKind, FaultSpec, LoggedRequest } from '../../../runtime/sdk/s
 export interface HubSpotSandbox extends SandboxControls {
   /** The first accepted token. */
   token: string;
+  /** Webhooks for every write (also under `/__sandbox/webhooks`); off until configured. */
+  webhooks: { configure(settings: WebhookSettings | undefined): void; stats(): WebhookStats };
   /** { HUBSPOT_BASE_URL: url, HUBSPOT_TOKEN: token } */
   env: Record<string, string>;
   objects(type: ObjectType, opts?: { includeArchived?: boolean }): SandboxObject[];

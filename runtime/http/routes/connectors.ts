@@ -3,6 +3,7 @@ import type { ConnectorSlot } from '../../connectors/registry.ts';
 import { dryRun, type DryRunInput } from '../../dry-run.ts';
 import { RecsyncError } from '../../errors.ts';
 import { defaultTenant } from '../../ingest.ts';
+import { inboundName } from '../../sync/two-way.ts';
 import type { Services } from '../../services.ts';
 import { connectorStatusSchema, errorRef } from '../schemas.ts';
 
@@ -166,12 +167,16 @@ export const connectorRoutes: FastifyPluginAsync<{ services: Services }> = async
 async function describeConnector(services: Services, slot: ConnectorSlot, instances: Awaited<ReturnType<Services['config']['instances']>>, tenant: string) {
   const current = slot.current;
   const limiter = current ? services.limiterOf(current) : undefined;
-  const [counters, queue, paused, budget, rules] = await Promise.all([
+  const inbound = current?.inbound;
+  const [counters, queue, paused, budget, rules, sync, inboundCounters, inboundQueue] = await Promise.all([
     services.store.counters(slot.name),
     services.queues.counts(slot.name),
     services.queues.isPaused(slot.name),
     limiter?.usage(`${slot.name}:${tenant}`),
     services.store.decisionCounters(slot.name),
+    services.store.syncCounters(slot.name),
+    inbound ? services.store.counters(inboundName(slot.name)) : undefined,
+    inbound ? services.queues.counts(inboundName(slot.name)) : undefined,
   ]);
   return {
     name: slot.name,
@@ -188,5 +193,18 @@ async function describeConnector(services: Services, slot: ConnectorSlot, instan
     queue,
     rateBudget: budget ? { account: `${slot.name}:${tenant}`, ...budget } : null,
     breakers: services.breakers.states(`${slot.name}:`),
+    // The way back, when the manifest declares it: its own accounting, and what the two-way sync decided.
+    inbound: inbound
+      ? {
+          name: inboundName(slot.name),
+          objects: [...inbound.objects.values()].map((plan) => ({ name: plan.name, conflict: plan.conflict })),
+          counters: inboundCounters,
+          queue: inboundQueue,
+          echoesSuppressed: sync['echoesSuppressed'] ?? 0,
+          conflicts: { crm: sync['conflicts.crm'] ?? 0, ours: sync['conflicts.ours'] ?? 0, oursYielded: sync['oursYielded'] ?? 0 },
+          deliveredToSink: sync['toSink'] ?? 0,
+          webhooks: { received: sync['webhooks'] ?? 0, rejected: { signature: sync['rejected.signature'] ?? 0, stale: sync['rejected.stale'] ?? 0, replayed: sync['rejected.replayed'] ?? 0 } },
+        }
+      : null,
   };
 }

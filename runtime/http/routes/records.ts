@@ -27,11 +27,13 @@ export const recordRoutes: FastifyPluginAsync<{ services: Services }> = async (a
     },
     async (request) => {
       const { connector, recordId } = request.params;
-      const slot = services.registry.slot(connector);
-      if (!slot) throw new RecsyncError('RECSYNC_ERR_UNKNOWN_CONNECTOR', `unknown connector "${connector}"`, [{ field: 'connector', message: 'not loaded' }]);
+      // `<name>.in`: the way back of connector <name>, whose record ids are the CRM's object ids.
+      const inbound = connector.endsWith('.in') && connector !== '.in';
+      const slot = services.registry.slot(inbound ? connector.slice(0, -3) : connector);
+      if (!slot || (inbound && !slot.current?.inbound)) throw new RecsyncError('RECSYNC_ERR_UNKNOWN_CONNECTOR', `unknown connector "${connector}"`, [{ field: 'connector', message: 'not loaded' }]);
       let object = request.query.object;
       if (object === undefined) {
-        const objects = [...(slot.current?.objects.keys() ?? [])];
+        const objects = [...((inbound ? slot.current?.inbound?.objects : slot.current?.objects)?.keys() ?? [])];
         if (objects.length !== 1) {
           throw new RecsyncError('RECSYNC_ERR_VALIDATION', `connector "${connector}" has several objects: add ?object=`, [{ field: 'querystring.object', message: `is required, one of ${JSON.stringify(objects)}` }]);
         }
