@@ -3,7 +3,7 @@ import type { ConnectorVersion, ObjectPlan } from './connectors/load-connector.t
 import type { ErrorCode, ErrorDetail } from './errors.ts';
 import type { Action } from './records/record-store.ts';
 import type { Outcome as ConnectorOutcome } from './sdk/index.ts';
-import { attr, tracer } from './tracing.ts';
+import { attr, tracer, tracingOn } from './tracing.ts';
 
 /** Everything a stage may read about the change being processed. Stages add what they produce. */
 export interface TaskContext {
@@ -58,8 +58,11 @@ export function buildPipeline(plugins: StagePlugin[], terminal: Handler = async 
 }
 
 function traced(name: string, handler: Handler): Handler {
-  return (context) =>
-    tracer().startActiveSpan(`recsync.stage.${name}`, async (span) => {
+  const spanName = `recsync.stage.${name}`;
+  return (context) => {
+    // Tracing off: the stage runs bare (no span, no context switch).
+    if (!tracingOn()) return handler(context);
+    return tracer().startActiveSpan(spanName, async (span) => {
       try {
         const outcome = await handler(context);
         span.setAttribute(attr.outcome, outcome.kind);
@@ -78,4 +81,5 @@ function traced(name: string, handler: Handler): Handler {
         span.end();
       }
     });
+  };
 }
