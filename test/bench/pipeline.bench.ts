@@ -33,7 +33,7 @@ const systems = (process.env['BENCH_SYSTEMS'] ?? 'recsync,baseline').split(',');
 const seconds = (s: number) => Math.max(4_000, Math.round(s * 1000 * scale));
 const drainTasks = Math.max(2_000, Math.round(30_000 * scale));
 const limit = 500;
-const limitedTasks = limit * Math.max(2, Math.round(4 * scale));
+const limitedTasks = limit * Math.max(4, Math.round(6 * scale));
 
 const env = await BenchEnv.start({
   workers: Number(process.env['BENCH_WORKERS'] ?? 1),
@@ -64,7 +64,7 @@ try {
     if (name === 'drain') await both(name, (system) => drain(env, system, drainTasks));
     else if (name.startsWith('rate')) await both(name, (system) => offered(env, system, name, Number(name.slice(4)), seconds(20)));
     else if (name === 'max') await both(name, (system) => max(env, system, seconds(20)));
-    else if (name === 'hot') await both(name, (system) => offered(env, system, 'hot', 2_000, seconds(15), 50));
+    else if (name === 'hot') await both(name, (system) => offered(env, system, 'hot', 2_000, seconds(15), 10));
     else if (name === 'roundtrips') await both(name, (system) => roundTrips(env, system, 2_000));
     else if (name === 'limited') {
       // The bare baseline has no limiter: this scenario is recsync's alone.
