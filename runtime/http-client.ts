@@ -2,7 +2,7 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { Agent, request } from 'undici';
 import type { Credentials } from './credentials.ts';
 import type { HttpClient, HttpRequest, HttpResponse } from './sdk/index.ts';
-import { attemptOf, attr, tracer } from './tracing.ts';
+import { attemptOf, attr, noSpan, tracer, tracingOn } from './tracing.ts';
 
 /** Thrown when no answer arrived from the CRM; `code` says whether it was the timeout or the network. */
 export class TransportError extends Error {
@@ -83,6 +83,8 @@ export function createHttpClient(options: HttpClientOptions): ClosableHttpClient
 }
 
 function clientSpan(method: string, url: URL, basePath: string) {
+  // Off: no redacted URL to build for a span nobody records.
+  if (!tracingOn()) return noSpan;
   const attempt = attemptOf();
   const span = tracer().startSpan(method, {
     kind: SpanKind.CLIENT,

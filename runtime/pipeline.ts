@@ -3,7 +3,7 @@ import type { ConnectorVersion, ObjectPlan } from './connectors/load-connector.t
 import type { ErrorCode, ErrorDetail } from './errors.ts';
 import type { Action, SyncDecision } from './records/record-store.ts';
 import type { Outcome as ConnectorOutcome } from './sdk/index.ts';
-import { attr, tracer } from './tracing.ts';
+import { attr, tracer, tracingOn } from './tracing.ts';
 
 /** Everything a stage may read about the change being processed. Stages add what they produce. */
 export interface TaskContext {
@@ -74,15 +74,11 @@ export function buildPipeline(
 }
 
 function traced(name: string, handler: Handler, innerTime: WeakMap<TaskContext, number>, observe: StageObserver | undefined): Handler {
-  return (context) =>
-    tracer().startActiveSpan(`recsync.stage.${name}`, async (span) => {
-      const started = performance.now();
-      const outer = innerTime.get(context) ?? 0;
-      innerTime.set(context, 0);
-      let kind: Outcome['kind'] | 'error' = 'error';
+  const spanName = `recsync.stage.${name}`;
+  const inSpan = (context: TaskContext): Promise<Outcome> =>
+    tracer().startActiveSpan(spanName, async (span) => {
       try {
         const outcome = await handler(context);
-        kind = outcome.kind;
         span.setAttribute(attr.outcome, outcome.kind);
         if (outcome.kind === 'fatal' || outcome.kind === 'retry') {
           span.setAttribute(attr.errorCode, outcome.code);
@@ -97,9 +93,28 @@ function traced(name: string, handler: Handler, innerTime: WeakMap<TaskContext, 
         throw error;
       } finally {
         span.end();
-        const total = (performance.now() - started) / 1000;
-        observe?.(name, context, kind, Math.max(0, total - (innerTime.get(context) ?? 0)));
-        innerTime.set(context, outer + total);
       }
     });
+  return (context) => {
+    // Tracing off: the stage runs bare (no span, no context switch).
+    const run = tracingOn() ? inSpan : handler;
+    return observe ? timed(name, context, innerTime, observe, run) : run(context);
+  };
+}
+
+/** Runs one stage and tells the observer its own time (without the stages after it) and outcome. */
+async function timed(name: string, context: TaskContext, innerTime: WeakMap<TaskContext, number>, observe: StageObserver, run: Handler): Promise<Outcome> {
+  const started = performance.now();
+  const outer = innerTime.get(context) ?? 0;
+  innerTime.set(context, 0);
+  let kind: Outcome['kind'] | 'error' = 'error';
+  try {
+    const outcome = await run(context);
+    kind = outcome.kind;
+    return outcome;
+  } finally {
+    const total = (performance.now() - started) / 1000;
+    observe(name, context, kind, Math.max(0, total - (innerTime.get(context) ?? 0)));
+    innerTime.set(context, outer + total);
+  }
 }

@@ -1,6 +1,6 @@
 // Tracing helpers on @opentelemetry/api only: they cost next to nothing while no SDK is registered
 // (runtime/telemetry.ts registers one when an endpoint is configured).
-import { context, createContextKey, isSpanContextValid, propagation, ROOT_CONTEXT, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { context, createContextKey, INVALID_SPAN_CONTEXT, isSpanContextValid, propagation, ProxyTracerProvider, ROOT_CONTEXT, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 
 /**
  * The tracer, looked up at each use rather than once: the global provider may be registered after
@@ -10,6 +10,20 @@ import { context, createContextKey, isSpanContextValid, propagation, ROOT_CONTEX
 export function tracer(): Tracer {
   return trace.getTracer('recsync');
 }
+
+/**
+ * Whether an SDK is registered (runtime/telemetry.ts). Without one every span is a no-op, and the
+ * hot path skips building spans, their attributes and their contexts altogether: six stage spans,
+ * a consumer span and a client span per task, with a redacted URL and a dozen attributes, were
+ * allocated only to be dropped (npm run bench's profile). Asked at each use, like `tracer()`.
+ */
+export function tracingOn(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer('recsync') !== undefined;
+}
+
+/** The span stand-in while tracing is off: every call on it does nothing. */
+export const noSpan: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /** Our attribute names, beside the semantic conventions' messaging.*, http.*, url.* and server.*. */
 export const attr = {

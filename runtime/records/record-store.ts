@@ -192,10 +192,15 @@ export class RecordStore {
     this.prefix = prefix;
   }
 
+  /** The connector's keys that every record shares (counters, dead-letter queue), built once per connector. */
+  readonly #shared = new Map<string, { counters: string; dlq: ReturnType<typeof deadLetterKeys>; owed: string }>();
+
   #keys(ref: RecordRef): string[] {
     const key = recordKey(this.prefix, ref);
-    const dlq = deadLetterKeys(this.prefix, ref.connector);
-    return [key, countersKey(this.prefix, ref.connector), dlq.index, dlq.entries, `${key}:p`, `${key}:e`, `${key}:a`, dlq.states, dlq.payloads, owedKey(this.prefix, ref.connector)];
+    let shared = this.#shared.get(ref.connector);
+    if (!shared) this.#shared.set(ref.connector, (shared = { counters: countersKey(this.prefix, ref.connector), dlq: deadLetterKeys(this.prefix, ref.connector), owed: owedKey(this.prefix, ref.connector) }));
+    const { counters, dlq, owed } = shared;
+    return [key, counters, dlq.index, dlq.entries, `${key}:p`, `${key}:e`, `${key}:a`, dlq.states, dlq.payloads, owed];
   }
 
   /**

@@ -28,7 +28,8 @@ export class LuaScript {
   }
 
   async run(client: ScriptClient, keys: string[], args: (string | number)[]): Promise<unknown> {
-    const keysAndArguments = [...keys, ...args.map(String)];
+    const keysAndArguments: string[] = keys.slice();
+    for (const arg of args) keysAndArguments.push(String(arg));
     try {
       return await client.evalsha(this.sha, keys.length, ...keysAndArguments);
     } catch (error) {

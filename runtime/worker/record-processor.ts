@@ -4,7 +4,7 @@ import type { Outcome, Handler, TaskContext } from '../pipeline.ts';
 import { messagingAttributes, type ProcessResult, type RecordJob } from '../queue/record-queue.ts';
 import type { RecordRef, RecordStore, Claimed } from '../records/record-store.ts';
 import type { ConnectorVersion, ObjectPlan, RetryPolicy } from '../connectors/load-connector.ts';
-import { attemptKey, attr, contextOf, tracer } from '../tracing.ts';
+import { attemptKey, attr, contextOf, noSpan, tracer, tracingOn } from '../tracing.ts';
 import type { Metrics, TaskOutcome } from '../metrics.ts';
 import { decideRetry } from './retry-policy.ts';
 
@@ -57,14 +57,17 @@ export function createRecordProcessor(
       const claim = await store.claim(ref, job.data.seq, { stalls: job.stalls, lateWriteWindowMs: version.retry.lateWriteWindowMs });
       if (claim.kind !== 'work') return { kind: 'done' };
       const { claimed } = claim;
-      const span = consumerSpan(ref, claimed, version.version, job, run === 0, pickedUp);
+      const traced = tracingOn();
+      const span = traced ? consumerSpan(ref, claimed, version.version, job, run === 0, pickedUp) : noSpan;
+      const runOnce = async () => {
+        const outcome: Outcome = plan
+          ? await pipeline(taskContextOf(ref, claimed, version, plan, job.id))
+          : { kind: 'fatal', code: 'RECSYNC_ERR_UNKNOWN_OBJECT', message: `connector ${connector} (version ${version.version}) has no object "${ref.object}"` };
+        return settle(ref, claimed, outcome, version.version, version.retry, job, span);
+      };
       try {
-        const next = await context.with(trace.setSpan(context.active(), span).setValue(attemptKey, claimed.attempts + 1), async () => {
-          const outcome: Outcome = plan
-            ? await pipeline(taskContextOf(ref, claimed, version, plan, job.id))
-            : { kind: 'fatal', code: 'RECSYNC_ERR_UNKNOWN_OBJECT', message: `connector ${connector} (version ${version.version}) has no object "${ref.object}"` };
-          return settle(ref, claimed, outcome, version.version, version.retry, job, span);
-        });
+        // Tracing off: no span to make active, so no context to build and enter.
+        const next = traced ? await context.with(trace.setSpan(context.active(), span).setValue(attemptKey, claimed.attempts + 1), runOnce) : await runOnce();
         if (next !== 'continue') return next;
       } catch (error) {
         span.recordException({ name: (error as Error).name, message: (error as { code?: string }).code ?? (error as Error).name });
