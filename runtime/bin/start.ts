@@ -85,6 +85,10 @@ recsync is serving ${url}. Try:
 
   curl -s '${url}/v1/records/hubspot/c-1?object=contact'     # delivered version and HubSpot id
   curl -s ${url}/v1/connectors                              # counters and queue per connector
+  curl -s -X POST ${url}/v1/events/dry-run -H 'content-type: application/json' \\
+    -d '{"object":"contact","recordId":"c-2","op":"insert","version":1,"after":{"email":"bob@example.com","marketingConsent":true}}'   # which rules fire
+
+  In a browser: ${url}/docs (the API), ${url}/queues (the queues); metrics at ${url}/metrics.
 ${sandboxUrls.map(({ name, url }) => `  curl -s ${url}/__sandbox/stats   # the ${name} sandbox: requests, limits, what it holds (/__sandbox/objects/<type>)\n`).join('')}
 Stop with Ctrl-C.`);
 }

@@ -29,6 +29,7 @@ it('npm start brings up a private Redis, the HubSpot sandbox and the API, delive
   assert.match(output, /started a private redis-server at redis:\/\/127\.0\.0\.1:\d+ \(AOF in /);
   assert.match(output, /started the hubspot sandbox at http:\/\/127\.0\.0\.1:\d+/);
   assert.match(output, /curl -s -X POST/);
+  assert.match(output, /In a browser: http:\/\/127\.0\.0\.1:\d+\/docs/);
 
   const task = { connector: 'hubspot', object: 'contact', action: 'upsert', recordId: 'c-1', version: 1, payload: { email: 'ada@example.com', firstName: 'Ada' } };
   const accepted = await fetch(`${url}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(task) });
