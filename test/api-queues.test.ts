@@ -44,6 +44,11 @@ describe('the queue dashboard', () => {
     assert.match((await call('GET', '/queues', 'read')).body, /<title>recsync queues<\/title>/);
   });
 
+  it("the Redis server's statistics need admin", async () => {
+    assert.equal((await call('GET', '/queues/api/redis/stats', 'read')).statusCode, 403);
+    assert.equal((await call('GET', '/queues/api/redis/stats', 'admin')).statusCode, 200);
+  });
+
   it("lists every connector's queue, read-only", async () => {
     assert.deepEqual((await queueNames()).map((q) => [q.displayName, q.readOnlyMode]), [['hubspot', true]]);
   });

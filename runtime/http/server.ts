@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance } from 
 import { errorCatalogue, isRecsyncError, RecsyncError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { dashboardPath, queueDashboard } from '../queue/dashboard.ts';
+import { inboundName } from '../sync/two-way.ts';
 import { installAuth, roleForRoutes, type AuthSettings } from './auth.ts';
 import { registerOpenApi } from './openapi.ts';
 import { errorResponseSchema } from './schemas.ts';
@@ -91,7 +92,8 @@ export function buildServer(services: Services, options: ServerOptions): Fastify
   void app.register(
     async (scope) => {
       roleForRoutes(scope, 'read');
-      await scope.register(queueDashboard(services.queues, () => services.registry.slots().map((slot) => slot.name)));
+      // Every connector's queue, and the way back's (`<name>.in`) of those that receive webhooks.
+      await scope.register(queueDashboard(services.queues, () => services.registry.slots().flatMap((slot) => (slot.current?.inbound ? [slot.name, inboundName(slot.name)] : [slot.name]))));
     },
     { prefix: dashboardPath },
   );

@@ -12,10 +12,15 @@ export const dashboardPath = '/queues';
  * would leave its record's state (and so the ledger and the dead-letter queue) out of step, so the
  * board only shows; operators steer through the API (pause, resume, replay). Register it with the
  * prefix `dashboardPath`. Queues of connectors loaded later (a reload of a new folder) are added
- * on the next request to the board.
+ * on the next request to the board. Reading it needs `read`, except the Redis server's statistics,
+ * which need `admin`.
  */
 export function queueDashboard(queues: QueueSystem, connectors: () => string[]): FastifyPluginAsync {
   return async (scope) => {
+    // The Redis server's details (version, memory, clients) are for admins, like the audit log.
+    scope.addHook('onRoute', (route) => {
+      if (route.url.endsWith('/api/redis/stats')) route.config = { ...route.config, role: 'admin' };
+    });
     const adapter = new FastifyAdapter();
     adapter.setBasePath(dashboardPath);
     const shown = new Set<string>();
