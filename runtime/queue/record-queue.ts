@@ -180,7 +180,13 @@ export class QueueSystem {
     })();
     const result = await Promise.race([orderly, grace]);
     clearTimeout(timer);
-    if (result === 'timeout') for (const connection of this.#connections) connection.disconnect();
+    if (result === 'timeout') {
+      // BullMQ's own connections too (a worker's blocking connection is its own copy): a
+      // connection left reconnecting to a Redis that is gone would keep the process alive.
+      // Not awaited: against a Redis that is gone, a disconnect waits for a close that never comes.
+      for (const owner of [...this.#workers.values(), ...this.#queues.values()]) void owner.disconnect().catch(() => {});
+      for (const connection of this.#connections) connection.disconnect();
+    }
     this.#workers.clear();
     this.#queues.clear();
     this.#connections.length = 0;
