@@ -123,3 +123,23 @@ describe('the way back, through the sandbox', () => {
     assert.equal(ours['decision'], null, 'the CRM change of w-1 was no conflict');
   });
 });
+
+describe('the way back in the management API', () => {
+  it('has its own dead letters under <name>.in, listed, shown and replayed like a connector\'s', async () => {
+    // A version of the way back that failed for good (written through the store: no job runs it).
+    const ref = { connector: 'hubspot.in', tenant: 'default', object: 'contact', recordId: 'dl-1' };
+    const written = await recsync.services.store.ingest(ref, { version: 1, action: 'upsert', payload: { id: 'dl-1' } });
+    const claim = await recsync.services.store.claim(ref, written.seq);
+    assert.ok(claim.kind === 'work');
+    await recsync.services.store.deadLetter(ref, claim.claimed, { code: 'RECSYNC_ERR_CRM_REJECTED', message: 'the sink refused it', at: new Date().toISOString() }, { configVersion: 'test', jobId: 'j' });
+    const list = await fetch(`${recsync.url}/v1/connectors/hubspot.in/dlq`);
+    assert.equal(list.status, 200);
+    const items = ((await list.json()) as { items: Array<{ id: string; recordId: string }> }).items;
+    assert.deepEqual(items.map((i) => i.recordId), ['dl-1']);
+    assert.equal((await fetch(`${recsync.url}/v1/connectors/hubspot.in/dlq/${encodeURIComponent(items[0]!.id)}`)).status, 200);
+    const replay = await fetch(`${recsync.url}/v1/connectors/hubspot.in/dlq/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: [items[0]!.id] }) });
+    assert.equal(((await replay.json()) as { replayed: number }).replayed, 1);
+    // A name that is no way back is still unknown.
+    assert.equal((await fetch(`${recsync.url}/v1/connectors/nothing.in/dlq`)).status, 404);
+  });
+});

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ConflictPolicy } from '../connectors/load-connector.ts';
+import type { ConnectorRegistry, ConnectorSlot } from '../connectors/registry.ts';
 
 /**
  * The pieces both directions of a two-way sync agree on: where the way back keeps its record
@@ -11,6 +12,17 @@ import type { ConflictPolicy } from '../connectors/load-connector.ts';
  * under this name (`hubspot.in`): the same machinery as a connector, with the CRM's object id as
  * the record id. A dot never occurs in a connector's name, so the two cannot collide.
  */
+/**
+ * The connector slot a record-state name belongs to: `<name>` itself, or `<name>.in` (its way
+ * back) when that connector's loaded configuration declares `inbound`. Undefined otherwise.
+ */
+export function slotOfFlow(registry: ConnectorRegistry, name: string): { slot: ConnectorSlot; inbound: boolean } | undefined {
+  const inbound = name.endsWith('.in') && name !== '.in';
+  const slot = registry.slot(inbound ? name.slice(0, -3) : name);
+  if (!slot || (inbound && !slot.current?.inbound)) return undefined;
+  return { slot, inbound };
+}
+
 export function inboundName(connector: string): string {
   return `${connector}.in`;
 }

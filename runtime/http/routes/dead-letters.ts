@@ -3,6 +3,7 @@ import { replayDeadLetters } from '../../dead-letters.ts';
 import { RecsyncError } from '../../errors.ts';
 import type { DeadLetterQuery } from '../../records/record-store.ts';
 import type { Services } from '../../services.ts';
+import { slotOfFlow } from '../../sync/two-way.ts';
 import { deadLetterSchema, errorRef } from '../schemas.ts';
 
 const timeSchema = { type: 'string', format: 'date-time' } as const;
@@ -11,8 +12,9 @@ const noSuchLetter = errorRef('No such dead letter (RECSYNC_ERR_NOT_FOUND).');
 
 /** The dead-letter queue of a connector: list, show, replay, drop. */
 export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+  // A connector, or the way back of one that receives webhooks (`<name>.in`): its own dead letters.
   const known = (name: string) => {
-    if (!services.registry.slot(name)) throw new RecsyncError('RECSYNC_ERR_UNKNOWN_CONNECTOR', `unknown connector "${name}"`, [{ field: 'name', message: 'not loaded' }]);
+    if (!slotOfFlow(services.registry, name)) throw new RecsyncError('RECSYNC_ERR_UNKNOWN_CONNECTOR', `unknown connector "${name}"`, [{ field: 'name', message: 'not loaded' }]);
   };
 
   app.get<{ Params: { name: string }; Querystring: { from?: string; to?: string; code?: string; state?: 'dead' | 'superseded'; limit?: string; cursor?: string } }>(

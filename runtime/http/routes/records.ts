@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { RecsyncError } from '../../errors.ts';
 import { defaultTenant } from '../../ingest.ts';
 import type { Services } from '../../services.ts';
+import { slotOfFlow } from '../../sync/two-way.ts';
 import { errorRef, recordStatusSchema } from '../schemas.ts';
 
 /** `GET /v1/records/:connector/:recordId`: was change X of record Y delivered, and what is its CRM id? */
@@ -28,9 +29,9 @@ export const recordRoutes: FastifyPluginAsync<{ services: Services }> = async (a
     async (request) => {
       const { connector, recordId } = request.params;
       // `<name>.in`: the way back of connector <name>, whose record ids are the CRM's object ids.
-      const inbound = connector.endsWith('.in') && connector !== '.in';
-      const slot = services.registry.slot(inbound ? connector.slice(0, -3) : connector);
-      if (!slot || (inbound && !slot.current?.inbound)) throw new RecsyncError('RECSYNC_ERR_UNKNOWN_CONNECTOR', `unknown connector "${connector}"`, [{ field: 'connector', message: 'not loaded' }]);
+      const flow = slotOfFlow(services.registry, connector);
+      if (!flow) throw new RecsyncError('RECSYNC_ERR_UNKNOWN_CONNECTOR', `unknown connector "${connector}"`, [{ field: 'connector', message: 'not loaded' }]);
+      const { slot, inbound } = flow;
       let object = request.query.object;
       if (object === undefined) {
         const objects = [...((inbound ? slot.current?.inbound?.objects : slot.current?.objects)?.keys() ?? [])];
