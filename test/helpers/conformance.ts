@@ -32,9 +32,9 @@ interface LoggedRequest {
 /**
  * Starts the sandbox of every connector under `connectorsDir`, one recsync on all of them, and
  * registers the conformance tests of every object of every connector. Call it at the top level of
- * a test file, after useRedis().
+ * a test file, after useRedis(). Returns, per connector, the objects it registered scenarios for.
  */
-export async function conformanceSuite(redis: TestRedis, connectorsDir: string): Promise<void> {
+export async function conformanceSuite(redis: TestRedis, connectorsDir: string): Promise<Map<string, string[]>> {
   const names = await discover(connectorsDir);
   const sandboxes = new Map<string, Sandbox | Error>();
   for (const name of names) sandboxes.set(name, await startSandboxOf(connectorsDir, name).catch((error: Error) => error));
@@ -42,7 +42,10 @@ export async function conformanceSuite(redis: TestRedis, connectorsDir: string):
   const recsync = await createRecsync({ redisUrl: redis.url, connectorsDir, env, prefix: `conf${process.pid}` });
   onCleanup(() => recsync.close());
 
+  const covered = new Map<string, string[]>();
   for (const name of names) {
+    const loaded = recsync.services.registry.slot(name)?.current;
+    covered.set(name, loaded && !(sandboxes.get(name) instanceof Error) ? [...loaded.objects.keys()] : []);
     describe(`connector ${name}`, () => {
       const slot = recsync.services.registry.slot(name);
       const sandbox = sandboxes.get(name)!;
@@ -54,6 +57,7 @@ export async function conformanceSuite(redis: TestRedis, connectorsDir: string):
       for (const object of slot.current.objects.keys()) objectScenarios(recsync, name, object, sandbox);
     });
   }
+  return covered;
 }
 
 async function startSandboxOf(connectorsDir: string, name: string): Promise<Sandbox> {
