@@ -20,10 +20,15 @@ export function twoWayGuard(store: RecordStore): StagePlugin {
       const inbound = context.connector.inbound?.objects.get(context.object);
       if (!inbound) return next(context);
       const ref = { connector: context.connector.name, tenant: context.tenant, object: context.object, recordId: context.recordId };
-      await store.addFingerprint(ref, context.action === 'delete' ? deletedFingerprint : fingerprint(inbound.properties, context.record ?? {}));
-      await store.beginWrite(ref, context.connector.timeoutMs * 3);
+      // One round trip instead of three: the commands go out back to back on one connection (one
+      // node: the keys share the record's hash tag), so the write mark still lands before the
+      // decision is read, as the handshake with the way back requires.
+      const [, , decision] = await Promise.all([
+        store.addFingerprint(ref, context.action === 'delete' ? deletedFingerprint : fingerprint(inbound.properties, context.record ?? {})),
+        store.beginWrite(ref, context.connector.timeoutMs * 3),
+        store.decision(ref),
+      ]);
       try {
-        const decision = await store.decision(ref);
         const lost = decision?.kind === 'conflict' && decision.winner === 'crm' && decision.oursAcceptedAt !== undefined && context.acceptedAt <= decision.oursAcceptedAt;
         if (lost) {
           await store.countSync(context.connector.name, 'oursYielded');
